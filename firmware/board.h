@@ -1,0 +1,25 @@
+/* The board contract: what the board-independent firmware needs from boards/<board>/.
+ * A board implements every function here; the flash driver has its own contract (flash.h). */
+#ifndef WALKIT_BOARD_H
+#define WALKIT_BOARD_H
+
+#include <stdint.h>
+
+/* Exit statuses the host harness understands (beside the application's own 0..63). */
+#define BOARD_EXIT_FAULT 0x7f /* CPU exception: a line "*** FAULT: ..." was printed first */
+
+void board_init(void);
+
+/* Console UART.  putc blocks until the byte is accepted; getc blocks until a byte arrives and
+ * returns it (0..255), or -1 when the console can never deliver another byte (host-sim: the
+ * other end closed). */
+void board_uart_putc(uint8_t c);
+int board_uart_getc(void);
+
+/* Monotonic microseconds since an arbitrary origin. */
+uint64_t board_time_us(void);
+
+/* Ends the run; the status reaches the host (QEMU's exit code, the process's exit code). */
+void board_exit(int status) __attribute__((noreturn));
+
+#endif

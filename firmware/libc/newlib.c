@@ -1,0 +1,69 @@
+/* newlib(-nano) glue for bare-metal boards: C start-up and the system calls newlib needs,
+ * expressed on the board contract.  The heap is the fixed [__heap_start, __heap_end) region of
+ * the board's linker script: when it is used up, _sbrk fails with ENOMEM and malloc returns
+ * NULL (SQLite turns that into SQLITE_NOMEM) instead of growing into the stack. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include "board.h"
+
+#undef errno
+extern int errno;
+
+extern char __heap_start[], __heap_end[];
+extern void __libc_init_array(void);
+extern int main(void);
+
+static char *heap_brk = __heap_start;
+
+void *_sbrk(ptrdiff_t incr)
+{
+    char *prev = heap_brk;
+    if (incr < 0 ? prev + incr < __heap_start : (size_t)incr > (size_t)(__heap_end - prev)) {
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    heap_brk += incr;
+    return prev;
+}
+
+/* Bytes of the heap region handed to malloc so far (its high-water mark: sbrk never shrinks). */
+size_t walkit_heap_used(void) { return (size_t)(heap_brk - __heap_start); }
+size_t walkit_heap_size(void) { return (size_t)(__heap_end - __heap_start); }
+
+int _write(int fd, const void *buf, size_t n)
+{
+    if (fd != 1 && fd != 2) { errno = EBADF; return -1; }
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < n; i++) board_uart_putc(p[i]);
+    return (int)n;
+}
+
+int _read(int fd, void *buf, size_t n)
+{
+    if (fd != 0) { errno = EBADF; return -1; }
+    if (n == 0) return 0;
+    int c = board_uart_getc();
+    if (c < 0) return 0;
+    *(uint8_t *)buf = (uint8_t)c;
+    return 1;
+}
+
+int _close(int fd) { (void)fd; errno = EBADF; return -1; }
+int _lseek(int fd, int off, int whence) { (void)fd; (void)off; (void)whence; errno = ESPIPE; return -1; }
+int _isatty(int fd) { return fd >= 0 && fd <= 2; }
+int _fstat(int fd, struct stat *st) { (void)fd; st->st_mode = S_IFCHR; return 0; }
+int _getpid(void) { return 1; }
+int _kill(int pid, int sig) { (void)pid; (void)sig; errno = EINVAL; return -1; }
+void _exit(int status) { board_exit(status); }
+
+/* Entered from the board's reset code with a stack and a zeroed .bss. */
+void board_start(void) __attribute__((noreturn));
+void board_start(void)
+{
+    board_init();
+    __libc_init_array();
+    exit(main());
+}

@@ -1,0 +1,72 @@
+/* walkit.h: the public API of the walkit VFS.
+ *
+ * walkit is a VFS for SQLite built with SQLITE_OS_OTHER=1 and SQLITE_MAX_MMAP_SIZE=0 (see
+ * walkit_sqlite_config.h).  It stores files through a storage backend (littlefs on NOR flash,
+ * RAM, host files) and gives WAL mode a WAL-index in heap memory shared by every connection in
+ * the address space, so WAL works with NORMAL locking and many connections: no mmap, no -shm.
+ *
+ * Start-up, once, before any other SQLite call:
+ *     walkit_init();                                   // OS layer + SQLite mutexes + init
+ *     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
+ *     cfg.storage = walkit_storage_littlefs(&lfs);     // or _ram(), _hostfile()
+ *     walkit_register(&cfg);                           // registers "walkit" as the default VFS
+ */
+#ifndef WALKIT_H
+#define WALKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct walkit_storage walkit_storage; /* vfs/storage/storage.h: the backend contract */
+
+/* How the WAL-index is shared between connections to the same database file. */
+typedef enum walkit_shm_mode {
+    WALKIT_SHM_HEAP = 0, /* one heap copy per file, mapped by every connection (default) */
+    WALKIT_SHM_NONE = 1, /* no xShm methods (iVersion 1): WAL only with locking_mode=EXCLUSIVE */
+    WALKIT_SHM_COPY = 2  /* private + shadow copies synced at lock/barrier points (later) */
+} walkit_shm_mode;
+
+typedef struct walkit_config {
+    const char *vfs_name;          /* name for sqlite3_vfs_find(); NULL = "walkit" */
+    const walkit_storage *storage; /* required; must outlive the VFS registration */
+    walkit_shm_mode shm_mode;
+    int make_default;              /* nonzero: becomes SQLite's default VFS */
+} walkit_config;
+
+#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1 }
+
+/* Installs SQLite's mutexes on the OS layer (sqlite3_config(SQLITE_CONFIG_MUTEX)) and calls
+ * sqlite3_initialize().  Idempotent.  Returns an SQLite result code. */
+int walkit_init(void);
+
+/* Registers a VFS for one storage backend.  Several may be registered under different names.
+ * Returns SQLITE_OK, SQLITE_MISUSE (bad config), SQLITE_NOMEM. */
+int walkit_register(const walkit_config *cfg);
+
+/* Counters for .stats, tests and benchmarks (monotonic since walkit_init). */
+typedef struct walkit_stats {
+    uint64_t shm_map_calls;
+    uint64_t shm_lock_calls;
+    uint64_t shm_lock_busy;        /* xShmLock calls that returned SQLITE_BUSY */
+    uint64_t shm_barrier_calls;
+    uint32_t shm_nodes;            /* files with a live WAL-index now */
+    uint32_t shm_regions;          /* 32 KiB regions allocated now */
+    uint64_t file_lock_busy;       /* xLock calls that returned SQLITE_BUSY */
+} walkit_stats;
+
+void walkit_get_stats(walkit_stats *out);
+
+/* Storage backends shipped with walkit (each in vfs/storage/). */
+struct lfs;
+const walkit_storage *walkit_storage_littlefs(struct lfs *lfs); /* a mounted littlefs */
+const walkit_storage *walkit_storage_ram(void);                 /* volatile, for tests */
+const walkit_storage *walkit_storage_hostfile(const char *root_dir); /* host builds only */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WALKIT_H */

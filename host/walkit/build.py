@@ -1,0 +1,59 @@
+"""``walkit build``: configure and build one board with CMake; returns the image path.
+
+The build tree is ``build/<board>/``.  SQLite is compiled once per board and configuration and
+cached there by CMake (it rebuilds only when sqlite3.c, the config header or the flags change).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import WalkitError
+from .boards import load_board
+from .bootstrap import require_tool, sqlite_source
+from .paths import build_dir, repo_root
+
+
+def image_path(board: str, target: str = "walkit-fw") -> Path:
+    b = load_board(board)
+    return build_dir(board) / (target + ("" if b.runner == "native" else ".elf"))
+
+
+def _run(cmd: list[str], verbose: bool, what: str) -> None:
+    r = subprocess.run(cmd, capture_output=not verbose, text=True)
+    if r.returncode != 0:
+        out = "" if verbose else (r.stdout + r.stderr)
+        lines = [l for l in out.splitlines() if l.strip()]
+        # The first error line names the problem (and the object, for a link check failure).
+        errs = [l for l in lines if "error" in l.lower() or "walkit:" in l]
+        detail = "\n".join((errs or lines)[-15:])
+        raise WalkitError(f"{what} failed (exit {r.returncode}):\n{detail}")
+
+
+def build(board: str, target: str = "walkit-fw", sqlite_src: str | None = None,
+          verbose: bool = False, extra_defs: dict[str, str] | None = None) -> Path:
+    b = load_board(board)
+    require_tool("cmake", "cmake")
+    require_tool(b.cc, b.apt[0] if b.apt else "gcc")
+    src = sqlite_source(sqlite_src)
+    print(f"walkit: board {board}; {src.describe()}", flush=True)
+    bdir = build_dir(board)
+    defs = {
+        "WALKIT_BOARD": board,
+        "WALKIT_PYTHON": sys.executable,
+        "WALKIT_SQLITE_SRC": str(src.dir) if src.origin != "pinned" else "",
+        **(extra_defs or {}),
+    }
+    cmd = ["cmake", "-S", str(repo_root()), "-B", str(bdir)]
+    cmd += [f"-D{k}={v}" for k, v in defs.items()]
+    _run(cmd, verbose, f"cmake configure for {board}")
+    jobs = str(os.cpu_count() or 2)
+    _run(["cmake", "--build", str(bdir), "--target", target, "-j", jobs], verbose,
+         f"build of {target} for {board}")
+    image = image_path(board, target)
+    if not image.is_file():
+        raise WalkitError(f"build of {target} for {board} produced no {image}")
+    return image

@@ -82,6 +82,12 @@ LITTLEFS = Pinned(
         "littlefs/lfs_util.c": "lfs_util.c",
         "littlefs/lfs_util.h": "lfs_util.h",
     },
+    member_sha256={  # littlefs v2.11 (LFS_VERSION 0x0002000b), as vendored by that sdist
+        "lfs.c": "a36d6a095785ddea9571d541d68d3e4ef01d5b255a99d17d3f07fb6ea60ea132",
+        "lfs.h": "b1befd7288d08815accc8f9af744c55686c0b9e3ac0061c32ceee38a1b3eb96d",
+        "lfs_util.c": "f2fbde533670560434bd9f5a547174cc7c5a4670a02c47b4bd85180dced8b2ec",
+        "lfs_util.h": "548d46aa524dc7449e16739286c1a422a52f9de727ff0be0c2ffc5593f5ca981",
+    },
 )
 
 PINNED = {p.name: p for p in (SQLITE, LITTLEFS)}
@@ -209,8 +215,10 @@ def _extract(p: Pinned, archive: Path, dest: Path) -> None:
             names = {}
             for m in tar.getmembers():
                 for suffix, out in p.members.items():
-                    # sdists put everything under one top folder whose name we do not pin
-                    if m.isfile() and (m.name == suffix or m.name.endswith("/" + suffix)):
+                    # sdists put everything under one top folder (its spelling varies between
+                    # tools), so a member may sit one level below the pinned path, not deeper:
+                    # littlefs-python also has a Cython-generated src/littlefs/lfs.c.
+                    if m.isfile() and (m.name == suffix or m.name.split("/", 1)[1:] == [suffix]):
                         names[out] = m
             lost = sorted(set(p.members.values()) - set(names))
             if lost:

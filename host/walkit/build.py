@@ -25,12 +25,10 @@ def image_path(board: str, target: str = "walkit-fw") -> Path:
 def _run(cmd: list[str], verbose: bool, what: str) -> None:
     r = subprocess.run(cmd, capture_output=not verbose, text=True)
     if r.returncode != 0:
-        out = "" if verbose else (r.stdout + r.stderr)
-        lines = [l for l in out.splitlines() if l.strip()]
-        # The first error line names the problem (and the object, for a link check failure).
-        errs = [l for l in lines if "error" in l.lower() or "walkit:" in l]
-        detail = "\n".join((errs or lines)[-15:])
-        raise WalkitError(f"{what} failed (exit {r.returncode}):\n{detail}")
+        # CMake and the compilers report on stderr (make's progress is on stdout); the last
+        # lines name the problem, including the object a failed link check blames.
+        lines = [l for l in (r.stderr or r.stdout or "").splitlines() if l.strip()]
+        raise WalkitError(f"{what} failed (exit {r.returncode}):\n" + "\n".join(lines[-20:]))
 
 
 def build(board: str, target: str = "walkit-fw", sqlite_src: str | None = None,

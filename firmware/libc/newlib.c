@@ -59,6 +59,11 @@ int _getpid(void) { return 1; }
 int _kill(int pid, int sig) { (void)pid; (void)sig; errno = EINVAL; return -1; }
 void _exit(int status) { board_exit(status); }
 
+/* -nostartfiles drops crti.o/crtn.o, which would supply these; __libc_init_array calls _init
+ * and all constructors are reached through .init_array instead. */
+void _init(void) { }
+void _fini(void) { }
+
 /* Entered from the board's reset code with a stack and a zeroed .bss. */
 void board_start(void) __attribute__((noreturn));
 void board_start(void)

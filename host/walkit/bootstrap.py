@@ -302,7 +302,7 @@ def sqlite_source(override: str | None = None, cache: Path | None = None) -> Sql
     sqlite3.h beside it.  Otherwise the pinned amalgamation (fetched if needed)."""
     override = override if override is not None else os.environ.get("WALKIT_SQLITE_SRC")
     if override:
-        path = Path(override).expanduser().resolve()
+        path = Path(override).expanduser().absolute()
         src = path if path.name == "sqlite3.c" else path / "sqlite3.c"
         if not src.is_file():
             raise WalkitError(f"WALKIT_SQLITE_SRC={override}: no sqlite3.c there")

@@ -44,8 +44,14 @@ typedef struct walkit_config {
 int walkit_init(void);
 
 /* Registers a VFS for one storage backend.  Several may be registered under different names.
- * Returns SQLITE_OK, SQLITE_MISUSE (bad config), SQLITE_NOMEM. */
+ * Returns SQLITE_OK, SQLITE_MISUSE (bad config, name taken, walkit_init() not called, or a
+ * shm mode not implemented yet), SQLITE_NOMEM. */
 int walkit_register(const walkit_config *cfg);
+
+/* Unregisters and frees a VFS registered by walkit_register (NULL = "walkit").  SQLITE_BUSY
+ * while a file is open through it, SQLITE_MISUSE if no walkit VFS has that name.  The storage
+ * backend is not freed (see walkit_storage_destroy). */
+int walkit_unregister(const char *vfs_name);
 
 /* Counters for .stats, tests and benchmarks (monotonic since walkit_init). */
 typedef struct walkit_stats {
@@ -56,6 +62,10 @@ typedef struct walkit_stats {
     uint32_t shm_nodes;            /* files with a live WAL-index now */
     uint32_t shm_regions;          /* 32 KiB regions allocated now */
     uint64_t file_lock_busy;       /* xLock calls that returned SQLITE_BUSY */
+    uint64_t shm_lock_waits;       /* xShmLock calls that blocked waiting for a release
+                                      (SQLITE_ENABLE_SETLK_TIMEOUT, a busy timeout set) */
+    uint64_t os_errors;            /* OS-layer failures that could not be returned (see log) */
+    uint64_t alloc_faults;         /* allocations failed on purpose by walkit_fault_alloc() */
 } walkit_stats;
 
 void walkit_get_stats(walkit_stats *out);
@@ -65,6 +75,13 @@ struct lfs;
 const walkit_storage *walkit_storage_littlefs(struct lfs *lfs); /* a mounted littlefs */
 const walkit_storage *walkit_storage_ram(void);                 /* volatile, for tests */
 const walkit_storage *walkit_storage_hostfile(const char *root_dir); /* host builds only */
+/* Each constructor returns a new backend, or NULL (out of memory, lfs not mounted, root_dir not
+ * a directory).  Free one with walkit_storage_destroy once no VFS uses it. */
+void walkit_storage_destroy(const walkit_storage *st);
+
+/* Testing hook: of the allocations walkit itself makes (not SQLite's), the next `skip`
+ * succeed, then `fail` fail as if memory were exhausted.  walkit_fault_alloc(0, 0) disarms. */
+void walkit_fault_alloc(int skip, int fail);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,149 @@
+/* posix.c: the os.h contract on POSIX threads (host-sim, the host-native test build, and any
+ * RTOS with a POSIX layer such as RTEMS or VxWorks RTPs).
+ *
+ * Mutexes are PTHREAD_MUTEX_ERRORCHECK so that a task locking a mutex it already holds gets
+ * WALKIT_OS_DEADLOCK instead of hanging: that is always a walkit bug, and the tests must see
+ * it.  The semaphore is a flag guarded by its own mutex with a condition variable on the
+ * monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
+#define _POSIX_C_SOURCE 200809L
+#include "os/os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct walkit_os_mutex {
+    pthread_mutex_t m;
+};
+
+/* full is 1 after a give and 0 after a take; all three fields are used under lock. */
+struct walkit_os_sem {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int full;
+};
+
+int walkit_os_init(void) { return WALKIT_OS_OK; }
+void walkit_os_end(void) { }
+
+walkit_os_mutex *walkit_os_mutex_create(void)
+{
+    walkit_os_mutex *m = malloc(sizeof *m);
+    pthread_mutexattr_t a;
+    if (!m) return NULL;
+    if (pthread_mutexattr_init(&a) != 0) { free(m); return NULL; }
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    int rc = pthread_mutex_init(&m->m, &a);
+    pthread_mutexattr_destroy(&a);
+    if (rc != 0) { free(m); return NULL; }
+    return m;
+}
+
+void walkit_os_mutex_destroy(walkit_os_mutex *m)
+{
+    if (!m) return;
+    pthread_mutex_destroy(&m->m);
+    free(m);
+}
+
+static int map_errno(int e)
+{
+    if (e == 0) return WALKIT_OS_OK;
+    if (e == EBUSY) return WALKIT_OS_BUSY;
+    if (e == EDEADLK) return WALKIT_OS_DEADLOCK;
+    if (e == ETIMEDOUT) return WALKIT_OS_TIMEOUT;
+    return WALKIT_OS_ERROR;
+}
+
+int walkit_os_mutex_lock(walkit_os_mutex *m) { return map_errno(pthread_mutex_lock(&m->m)); }
+int walkit_os_mutex_trylock(walkit_os_mutex *m) { return map_errno(pthread_mutex_trylock(&m->m)); }
+int walkit_os_mutex_unlock(walkit_os_mutex *m) { return map_errno(pthread_mutex_unlock(&m->m)); }
+
+walkit_os_sem *walkit_os_sem_create(void)
+{
+    walkit_os_sem *s = malloc(sizeof *s);
+    pthread_condattr_t ca;
+    if (!s) return NULL;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) { free(s); return NULL; }
+    if (pthread_condattr_init(&ca) != 0) goto fail_mutex;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) goto fail_mutex;
+    s->full = 0;
+    return s;
+fail_mutex:
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return NULL;
+}
+
+void walkit_os_sem_destroy(walkit_os_sem *s)
+{
+    if (!s) return;
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int walkit_os_sem_give(walkit_os_sem *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->full = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return WALKIT_OS_OK;
+}
+
+int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
+{
+    struct timespec deadline;
+    int rc = 0;
+    if (timeout_ms > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->full && rc == 0) {
+        if (timeout_ms == WALKIT_OS_NO_WAIT) rc = ETIMEDOUT;
+        else if (timeout_ms < 0) rc = pthread_cond_wait(&s->cond, &s->lock);
+        else rc = pthread_cond_timedwait(&s->cond, &s->lock, &deadline);
+    }
+    if (s->full) { s->full = 0; rc = 0; } /* a give that raced the timeout still counts */
+    pthread_mutex_unlock(&s->lock);
+    return map_errno(rc);
+}
+
+void *walkit_os_malloc(size_t n) { return malloc(n ? n : 1); }
+void walkit_os_free(void *p) { free(p); }
+
+uint64_t walkit_os_monotonic_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+int64_t walkit_os_wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void walkit_os_sleep_us(uint32_t us)
+{
+    struct timespec t = { (time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L };
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) { }
+}
+
+uintptr_t walkit_os_task_id(void)
+{
+    /* pthread_t is an integer or a pointer on every POSIX system walkit targets; a thread-local
+     * address is a portable nonzero identity that needs no such assumption. */
+    static __thread char self;
+    return (uintptr_t)&self;
+}

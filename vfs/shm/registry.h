@@ -1,0 +1,73 @@
+/* registry.h: the WAL-index state walkit shares between connections of one address space,
+ * independent of how a mode hands it to SQLite.
+ *
+ * Per database file (keyed by its full path within one VFS) a node holds the 32 KiB regions and
+ * the 8 lock slots of SQLite's xShm* contract; per connection an attachment records which slots
+ * it holds.  heap.c gives SQLite the node's regions directly; a copying mode (copy.c, later)
+ * keeps private copies per attachment (mode_data) and synchronises them with the node's regions
+ * at lock and barrier points, using the same slots.
+ *
+ * Locks: walkit_shm_lock() checks and changes the slots atomically under the node's mutex.  A
+ * request that conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout
+ * (SQLITE_ENABLE_SETLK_TIMEOUT builds, through SQLITE_FCNTL_LOCK_TIMEOUT), waits for a release
+ * on the connection's own semaphore and returns SQLITE_BUSY_TIMEOUT if the time runs out.  No
+ * mutex is held while waiting.
+ */
+#ifndef WALKIT_SHM_REGISTRY_H
+#define WALKIT_SHM_REGISTRY_H
+
+#include <stdint.h>
+
+#include "os/os.h"
+
+#define WALKIT_SHM_NLOCK 8           /* SQLITE_SHM_NLOCK: WRITE, CKPT, RECOVER, READ(0..4) */
+#define WALKIT_SHM_REGION_SIZE 32768 /* WALINDEX_PGSZ: the only size SQLite asks for */
+
+typedef struct walkit_shm_registry walkit_shm_registry;
+typedef struct walkit_shm_node walkit_shm_node;
+typedef struct walkit_shm_conn walkit_shm_conn;
+
+/* One connection's attachment to a node.
+ *   node: set at attach, immutable.
+ *   next, shared_mask, excl_mask, waiting, next_waiter: guarded by node's mutex.
+ *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
+ *     releasers under node's mutex.
+ *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
+struct walkit_shm_conn {
+    walkit_shm_node *node;
+    walkit_shm_conn *next;
+    uint16_t shared_mask;      /* slot i held SHARED by this connection: bit i */
+    uint16_t excl_mask;        /* slot i held EXCLUSIVE by this connection: bit i */
+    int waiting;               /* on node's waiter list */
+    walkit_shm_conn *next_waiter;
+    walkit_os_sem *wake;
+    void *mode_data;
+};
+
+walkit_shm_registry *walkit_shm_registry_create(void);
+void walkit_shm_registry_destroy(walkit_shm_registry *r); /* r empty, or NULL */
+
+/* Attaches a new connection to path's node, creating the node (no regions, no locks) for the
+ * first one.  SQLITE_OK or SQLITE_NOMEM (nothing changed). */
+int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn **out);
+
+/* Releases every slot c holds, detaches and frees it; the last connection frees the node and
+ * its regions (the next attach starts from zeroed memory and SQLite recovers from the WAL). */
+void walkit_shm_detach(walkit_shm_registry *r, walkit_shm_conn *c);
+
+/* Region `region` of c's node: if it exists, *pp points at it (the address never changes while
+ * the node lives).  If not and extend is 0, SQLITE_OK with *pp = NULL.  If not and extend is
+ * nonzero, regions up to `region` are allocated zeroed.  SQLITE_NOMEM leaves the node as it
+ * was; SQLITE_IOERR_SHMSIZE if size differs from the node's region size. */
+int walkit_shm_region(walkit_shm_conn *c, int region, int size, int extend, void **pp);
+
+/* SQLite's xShmLock on slots [ofst, ofst+n): flags is SQLITE_SHM_LOCK or SQLITE_SHM_UNLOCK
+ * with SQLITE_SHM_SHARED or SQLITE_SHM_EXCLUSIVE.  timeout_ms: 0 fail at once, > 0 wait up to
+ * that long, WALKIT_OS_FOREVER wait without limit.  Returns SQLITE_OK, SQLITE_BUSY (no wait),
+ * SQLITE_BUSY_TIMEOUT (waited in vain), or SQLITE_IOERR_SHMLOCK for a malformed request. */
+int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_ms);
+
+/* A full memory barrier, plus a pass through the node's mutex. */
+void walkit_shm_barrier(walkit_shm_conn *c);
+
+#endif /* WALKIT_SHM_REGISTRY_H */

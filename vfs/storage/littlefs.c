@@ -1,0 +1,264 @@
+/* littlefs.c: storage backend over a mounted littlefs (lfs_t), e.g. on NOR flash.
+ *
+ * littlefs is built without LFS_THREADSAFE, so this backend serialises every lfs_* call with
+ * one OS mutex per filesystem.  littlefs keeps unsynced writes in each lfs_file_t's own cache,
+ * invisible to other lfs_file_t handles on the same file; SQLite connections must see each
+ * other's WAL appends before any sync.  So all walkit handles on one path share one lfs_file_t
+ * (an lfs_shared, reference counted), which makes every write visible to every handle at once.
+ *
+ * Durability: littlefs is copy-on-write; lfs_file_sync() commits everything written to a file
+ * since the previous sync as one atomic step, and a power loss before it loses those writes
+ * whole without touching other data.  Hence SQLITE_IOCAP_POWERSAFE_OVERWRITE (no neighbouring
+ * byte is ever damaged) and SQLITE_IOCAP_SAFE_APPEND (the size never grows ahead of the data);
+ * not SEQUENTIAL (writes to different files are not committed in order without a sync) and not
+ * ATOMIC (SQLite must still journal).  The sector size reported is the flash's program size.
+ */
+#include <string.h>
+
+#include "lfs.h"
+#include "sqlite3.h"
+#include "storage/storage.h"
+#include "walkit_int.h"
+
+/* One open littlefs file.  path is NULL once the name was removed (the handle lives on until
+ * the last walkit handle closes).  All fields guarded by lfs_fs.lock. */
+typedef struct lfs_shared {
+    struct lfs_shared *next;
+    char *path;
+    int nopen;
+    lfs_file_t file;
+} lfs_shared;
+
+/* lock guards every lfs_* call on lfs and the open list. */
+typedef struct lfs_fs {
+    walkit_storage st; /* first: the public handle is &fs->st */
+    lfs_t *lfs;
+    walkit_os_mutex *lock;
+    lfs_shared *open;
+} lfs_fs;
+
+struct walkit_storage_file {
+    lfs_shared *sh;
+    int readonly;
+};
+
+static int lfs_err(int err)
+{
+    if (err >= 0) return WALKIT_ST_OK;
+    switch (err) {
+    case LFS_ERR_NOENT: return WALKIT_ST_NOENT;
+    case LFS_ERR_EXIST: return WALKIT_ST_EXIST;
+    case LFS_ERR_NOSPC:
+    case LFS_ERR_FBIG: return WALKIT_ST_NOSPC;
+    case LFS_ERR_NOMEM: return WALKIT_ST_NOMEM;
+    case LFS_ERR_CORRUPT: return WALKIT_ST_CORRUPT;
+    case LFS_ERR_ISDIR:
+    case LFS_ERR_NOTDIR:
+    case LFS_ERR_NAMETOOLONG:
+    case LFS_ERR_INVAL: return WALKIT_ST_INVAL;
+    default: return WALKIT_ST_IO;
+    }
+}
+
+static lfs_shared **lfs_find(lfs_fs *fs, const char *path)
+{
+    lfs_shared **pp = &fs->open;
+    while (*pp && strcmp((*pp)->path, path) != 0) pp = &(*pp)->next;
+    return pp;
+}
+
+static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage_file **out)
+{
+    lfs_fs *fs = ctx;
+    int rc = WALKIT_ST_OK;
+    walkit_storage_file *f = walkit_alloc(sizeof *f);
+    if (!f) return WALKIT_ST_NOMEM;
+    walkit_mutex_enter(fs->lock, "littlefs open");
+    lfs_shared *sh = *lfs_find(fs, path);
+    if (sh && (flags & WALKIT_ST_CREATE) && (flags & WALKIT_ST_EXCL)) {
+        rc = WALKIT_ST_EXIST;
+    } else if (!sh) {
+        sh = walkit_alloc_zero(sizeof *sh);
+        if (sh) sh->path = walkit_strdup(path);
+        if (!sh || !sh->path) {
+            rc = WALKIT_ST_NOMEM;
+        } else {
+            int lf = LFS_O_RDWR;
+            if (flags & WALKIT_ST_CREATE) lf |= LFS_O_CREAT;
+            if (flags & WALKIT_ST_EXCL) lf |= LFS_O_EXCL;
+            rc = lfs_err(lfs_file_open(fs->lfs, &sh->file, path, lf));
+        }
+        if (rc == WALKIT_ST_OK) {
+            sh->next = fs->open;
+            fs->open = sh;
+        } else if (sh) {
+            walkit_free(sh->path);
+            walkit_free(sh);
+            sh = NULL;
+        }
+    }
+    if (rc == WALKIT_ST_OK) {
+        sh->nopen++;
+        f->sh = sh;
+        f->readonly = (flags & WALKIT_ST_READONLY) != 0;
+        *out = f;
+    }
+    walkit_mutex_leave(fs->lock, "littlefs open");
+    if (rc != WALKIT_ST_OK) walkit_free(f);
+    return rc;
+}
+
+static int wlfs_close(void *ctx, walkit_storage_file *f)
+{
+    lfs_fs *fs = ctx;
+    int rc = WALKIT_ST_OK;
+    walkit_mutex_enter(fs->lock, "littlefs close");
+    lfs_shared *sh = f->sh;
+    if (--sh->nopen == 0) {
+        if (sh->path) {
+            lfs_shared **pp = lfs_find(fs, sh->path);
+            *pp = sh->next;
+        }
+        rc = lfs_err(lfs_file_close(fs->lfs, &sh->file));
+        walkit_free(sh->path);
+        walkit_free(sh);
+    }
+    walkit_mutex_leave(fs->lock, "littlefs close");
+    walkit_free(f);
+    return rc;
+}
+
+static int wlfs_read(void *ctx, walkit_storage_file *f, uint64_t off, void *buf, size_t n,
+                     size_t *got)
+{
+    lfs_fs *fs = ctx;
+    int rc;
+    *got = 0;
+    if (off > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_OK; /* beyond any littlefs file */
+    walkit_mutex_enter(fs->lock, "littlefs read");
+    lfs_soff_t pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
+    rc = lfs_err((int)pos);
+    if (rc == WALKIT_ST_OK) {
+        lfs_ssize_t r = lfs_file_read(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
+        rc = lfs_err((int)r);
+        if (r > 0) *got = (size_t)r;
+    }
+    walkit_mutex_leave(fs->lock, "littlefs read");
+    return rc;
+}
+
+static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const void *buf, size_t n)
+{
+    lfs_fs *fs = ctx;
+    int rc;
+    if (f->readonly) return WALKIT_ST_ACCESS;
+    if (off + n > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
+    walkit_mutex_enter(fs->lock, "littlefs write");
+    lfs_soff_t pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
+    rc = lfs_err((int)pos);
+    if (rc == WALKIT_ST_OK) {
+        lfs_ssize_t w = lfs_file_write(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
+        rc = lfs_err((int)w);
+        if (rc == WALKIT_ST_OK && (size_t)w != n) rc = WALKIT_ST_NOSPC;
+    }
+    walkit_mutex_leave(fs->lock, "littlefs write");
+    return rc;
+}
+
+static int wlfs_truncate(void *ctx, walkit_storage_file *f, uint64_t size)
+{
+    lfs_fs *fs = ctx;
+    if (f->readonly) return WALKIT_ST_ACCESS;
+    if (size > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
+    walkit_mutex_enter(fs->lock, "littlefs truncate");
+    int rc = lfs_err(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
+    walkit_mutex_leave(fs->lock, "littlefs truncate");
+    return rc;
+}
+
+static int wlfs_sync(void *ctx, walkit_storage_file *f, int data_only)
+{
+    lfs_fs *fs = ctx;
+    (void)data_only; /* littlefs commits data and size together */
+    walkit_mutex_enter(fs->lock, "littlefs sync");
+    int rc = lfs_err(lfs_file_sync(fs->lfs, &f->sh->file));
+    walkit_mutex_leave(fs->lock, "littlefs sync");
+    return rc;
+}
+
+static int wlfs_size(void *ctx, walkit_storage_file *f, uint64_t *size)
+{
+    lfs_fs *fs = ctx;
+    walkit_mutex_enter(fs->lock, "littlefs size");
+    lfs_soff_t s = lfs_file_size(fs->lfs, &f->sh->file);
+    walkit_mutex_leave(fs->lock, "littlefs size");
+    if (s < 0) return lfs_err((int)s);
+    *size = (uint64_t)s;
+    return WALKIT_ST_OK;
+}
+
+static int wlfs_remove(void *ctx, const char *path, int sync_dir)
+{
+    lfs_fs *fs = ctx;
+    (void)sync_dir; /* a littlefs directory commit is durable when lfs_remove returns */
+    walkit_mutex_enter(fs->lock, "littlefs remove");
+    int rc = lfs_err(lfs_remove(fs->lfs, path));
+    if (rc == WALKIT_ST_OK) {
+        /* The open handle (if any) is orphaned by littlefs: it still reads, never commits. */
+        lfs_shared **pp = lfs_find(fs, path);
+        if (*pp) {
+            lfs_shared *sh = *pp;
+            *pp = sh->next;
+            walkit_free(sh->path);
+            sh->path = NULL;
+        }
+    }
+    walkit_mutex_leave(fs->lock, "littlefs remove");
+    return rc;
+}
+
+static int wlfs_exists(void *ctx, const char *path)
+{
+    lfs_fs *fs = ctx;
+    struct lfs_info info;
+    walkit_mutex_enter(fs->lock, "littlefs stat");
+    int err = lfs_stat(fs->lfs, path, &info);
+    walkit_mutex_leave(fs->lock, "littlefs stat");
+    if (err == LFS_ERR_NOENT) return 0;
+    return err < 0 ? lfs_err(err) : 1;
+}
+
+static void wlfs_destroy(void *ctx)
+{
+    lfs_fs *fs = ctx;
+    walkit_os_mutex_destroy(fs->lock);
+    walkit_free(fs);
+}
+
+const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
+{
+    if (!lfs || !lfs->cfg) return NULL; /* not mounted */
+    lfs_fs *fs = walkit_alloc_zero(sizeof *fs);
+    if (!fs) return NULL;
+    fs->lock = walkit_os_mutex_create();
+    if (!fs->lock) {
+        walkit_free(fs);
+        return NULL;
+    }
+    fs->lfs = lfs;
+    fs->st.ctx = fs;
+    fs->st.name = "littlefs";
+    fs->st.open = wlfs_open;
+    fs->st.close = wlfs_close;
+    fs->st.read = wlfs_read;
+    fs->st.write = wlfs_write;
+    fs->st.truncate = wlfs_truncate;
+    fs->st.sync = wlfs_sync;
+    fs->st.size = wlfs_size;
+    fs->st.remove = wlfs_remove;
+    fs->st.exists = wlfs_exists;
+    fs->st.destroy = wlfs_destroy;
+    fs->st.sector_size = lfs->cfg->prog_size;
+    fs->st.iocap = SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND;
+    return &fs->st;
+}

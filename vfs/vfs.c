@@ -1,0 +1,618 @@
+/* vfs.c: walkit's sqlite3_vfs and sqlite3_io_methods: files on a storage backend, file locks
+ * between connections of the one address space, sync, time, randomness.
+ *
+ * Files: every call goes to the backend (storage/storage.h) and its result is mapped to the
+ * SQLite code for that operation (walkit_storage_rc).  Paths in the VFS namespace are absolute
+ * and normalised by xFullPathname, so one file has one name, which keys the lock table below
+ * and the WAL-index registry (shm/registry.c).
+ *
+ * File locks: SQLite's five-level lock (NONE < SHARED < RESERVED < PENDING < EXCLUSIVE) is kept
+ * in a walkit_inode per path, shared by every handle open on it in this VFS.  There is no other
+ * process to exclude, so the inode is the whole truth (os_unix.c needs fcntl locks in addition).
+ * Conflicts return SQLITE_BUSY at once; SQLite's busy handler retries.
+ */
+#include <string.h>
+
+#include "shm/registry.h"
+#include "vfs.h"
+
+/* File-lock state of one path.  Created by the first open of a database path in a VFS, freed
+ * when the last handle closes.  path and the list link are guarded by walkit_vfs.lock, as is
+ * nref; every other field is also guarded by walkit_vfs.lock (lock changes are rare and short:
+ * one mutex per VFS is enough).
+ *   nshared: handles holding SHARED or more (an EXCLUSIVE holder counts itself);
+ *   reserved/pending/exclusive: the one handle holding that level, or NULL.  A PENDING holder
+ *   is a handle that asked for EXCLUSIVE while others still read: it blocks new SHARED locks
+ *   so the readers drain. */
+struct walkit_inode {
+    walkit_inode *next;
+    char *path;
+    int nref;
+    int nshared;
+    walkit_file *reserved;
+    walkit_file *pending;
+    walkit_file *exclusive;
+};
+
+/* ------------------------------------------------------------------ result-code mapping */
+
+int walkit_storage_rc(walkit_vfs *v, int st_rc, int ioerr)
+{
+    if (st_rc == WALKIT_ST_OK) return SQLITE_OK;
+    __atomic_store_n(&v->last_error, st_rc, __ATOMIC_RELAXED);
+    switch (st_rc) {
+    case WALKIT_ST_NOSPC: return SQLITE_FULL;
+    case WALKIT_ST_NOMEM: return ioerr == SQLITE_CANTOPEN ? SQLITE_NOMEM : SQLITE_IOERR_NOMEM;
+    case WALKIT_ST_CORRUPT: return ioerr == SQLITE_CANTOPEN ? SQLITE_CANTOPEN : SQLITE_IOERR_CORRUPTFS;
+    case WALKIT_ST_NOENT:
+        if (ioerr == SQLITE_IOERR_DELETE) return SQLITE_IOERR_DELETE_NOENT;
+        return ioerr;
+    case WALKIT_ST_ACCESS:
+        if (ioerr == SQLITE_IOERR_WRITE || ioerr == SQLITE_IOERR_TRUNCATE) return SQLITE_READONLY;
+        return ioerr;
+    default: return ioerr;
+    }
+}
+
+/* ------------------------------------------------------------------ paths */
+
+/* Normalises name (relative names are relative to "/") into out: "/" + components joined by
+ * "/", without ".", "..", or empty components.  SQLITE_CANTOPEN when it does not fit or ".."
+ * climbs above the root. */
+static int normalise_path(const char *name, char *out, int cap)
+{
+    int n = 0;
+    const char *p = name;
+    if (cap < 2) return SQLITE_CANTOPEN;
+    while (*p) {
+        while (*p == '/') p++;
+        const char *start = p;
+        while (*p && *p != '/') p++;
+        int len = (int)(p - start);
+        if (len == 0 || (len == 1 && start[0] == '.')) continue;
+        if (len == 2 && start[0] == '.' && start[1] == '.') {
+            if (n == 0) return SQLITE_CANTOPEN;
+            do n--; while (n > 0 && out[n] != '/'); /* drop the last component */
+            continue;
+        }
+        if (n + 1 + len + 1 > cap) return SQLITE_CANTOPEN;
+        out[n++] = '/';
+        memcpy(out + n, start, (size_t)len);
+        n += len;
+    }
+    if (n == 0) out[n++] = '/';
+    out[n] = '\0';
+    return SQLITE_OK;
+}
+
+static int wk_full_pathname(sqlite3_vfs *pvfs, const char *name, int nout, char *out)
+{
+    (void)pvfs;
+    return normalise_path(name, out, nout);
+}
+
+/* ------------------------------------------------------------------ the lock table */
+
+static walkit_inode *inode_acquire(walkit_vfs *v, const char *path)
+{
+    walkit_mutex_enter(v->lock, "inode acquire");
+    walkit_inode *i = v->inodes;
+    while (i && strcmp(i->path, path) != 0) i = i->next;
+    if (!i) {
+        i = walkit_alloc_zero(sizeof *i);
+        if (i && !(i->path = walkit_strdup(path))) {
+            walkit_free(i);
+            i = NULL;
+        }
+        if (i) {
+            i->next = v->inodes;
+            v->inodes = i;
+        }
+    }
+    if (i) i->nref++;
+    walkit_mutex_leave(v->lock, "inode acquire");
+    return i;
+}
+
+static void inode_release(walkit_vfs *v, walkit_inode *i)
+{
+    walkit_mutex_enter(v->lock, "inode release");
+    if (--i->nref == 0) {
+        walkit_inode **pp = &v->inodes;
+        while (*pp != i) pp = &(*pp)->next;
+        *pp = i->next;
+        walkit_free(i->path);
+        walkit_free(i);
+    }
+    walkit_mutex_leave(v->lock, "inode release");
+}
+
+static int wk_lock(sqlite3_file *pf, int elock)
+{
+    walkit_file *f = (walkit_file *)pf;
+    walkit_inode *i = f->inode;
+    int rc = SQLITE_OK;
+    if (f->elock >= elock) return SQLITE_OK;
+    if (!i) { /* a file SQLite never shares (journal, WAL): nothing to exclude */
+        f->elock = elock;
+        return SQLITE_OK;
+    }
+    walkit_mutex_enter(f->vfs->lock, "xLock");
+    switch (elock) {
+    case SQLITE_LOCK_SHARED:
+        if ((i->pending && i->pending != f) || (i->exclusive && i->exclusive != f)) {
+            rc = SQLITE_BUSY;
+        } else {
+            i->nshared++;
+            f->elock = SQLITE_LOCK_SHARED;
+        }
+        break;
+    case SQLITE_LOCK_RESERVED:
+        if (i->reserved || i->pending || i->exclusive) {
+            rc = SQLITE_BUSY;
+        } else {
+            i->reserved = f;
+            f->elock = SQLITE_LOCK_RESERVED;
+        }
+        break;
+    case SQLITE_LOCK_EXCLUSIVE:
+        /* From SHARED, RESERVED or PENDING.  First PENDING (no new readers), then wait for the
+         * other readers to leave. */
+        if ((i->reserved && i->reserved != f) || (i->pending && i->pending != f)) {
+            rc = SQLITE_BUSY;
+            break;
+        }
+        i->pending = f;
+        if (i->nshared > 1) {
+            f->elock = SQLITE_LOCK_PENDING;
+            rc = SQLITE_BUSY;
+        } else {
+            i->exclusive = f;
+            f->elock = SQLITE_LOCK_EXCLUSIVE;
+        }
+        break;
+    default: /* SQLite never asks for PENDING itself */
+        rc = SQLITE_IOERR_LOCK;
+        break;
+    }
+    walkit_mutex_leave(f->vfs->lock, "xLock");
+    if (rc == SQLITE_BUSY) WALKIT_STAT_ADD(file_lock_busy, 1);
+    return rc;
+}
+
+static int wk_unlock(sqlite3_file *pf, int elock)
+{
+    walkit_file *f = (walkit_file *)pf;
+    walkit_inode *i = f->inode;
+    if (f->elock <= elock) return SQLITE_OK;
+    if (i) {
+        walkit_mutex_enter(f->vfs->lock, "xUnlock");
+        if (i->reserved == f) i->reserved = NULL;
+        if (i->pending == f) i->pending = NULL;
+        if (i->exclusive == f) i->exclusive = NULL;
+        if (elock == SQLITE_LOCK_NONE) i->nshared--;
+        walkit_mutex_leave(f->vfs->lock, "xUnlock");
+    }
+    f->elock = elock;
+    return SQLITE_OK;
+}
+
+static int wk_check_reserved_lock(sqlite3_file *pf, int *out)
+{
+    walkit_file *f = (walkit_file *)pf;
+    walkit_inode *i = f->inode;
+    if (!i) {
+        *out = f->elock > SQLITE_LOCK_SHARED;
+        return SQLITE_OK;
+    }
+    walkit_mutex_enter(f->vfs->lock, "xCheckReservedLock");
+    *out = i->reserved || i->pending || i->exclusive;
+    walkit_mutex_leave(f->vfs->lock, "xCheckReservedLock");
+    return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ io methods */
+
+static int wk_close(sqlite3_file *pf)
+{
+    walkit_file *f = (walkit_file *)pf;
+    walkit_vfs *v = f->vfs;
+    int rc = SQLITE_OK;
+    if (f->shm) walkit_heap_shm_unmap(pf, 0); /* SQLite unmaps first; this is a safety net */
+    if (f->inode) {
+        wk_unlock(pf, SQLITE_LOCK_NONE);
+        inode_release(v, f->inode);
+    }
+    rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
+    if (f->delete_path) {
+        v->st->remove(v->st->ctx, f->delete_path, 0);
+        walkit_free(f->delete_path);
+    }
+    walkit_mutex_enter(v->lock, "xClose");
+    v->nopen--;
+    walkit_mutex_leave(v->lock, "xClose");
+    pf->pMethods = NULL;
+    return rc;
+}
+
+static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
+{
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = f->vfs->st;
+    size_t got = 0;
+    int rc = st->read(st->ctx, f->h, (uint64_t)off, buf, (size_t)amt, &got);
+    if (rc != WALKIT_ST_OK) return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_READ);
+    if (got < (size_t)amt) {
+        /* SQLite relies on the missing tail being zero (e.g. a page past the end). */
+        memset((char *)buf + got, 0, (size_t)amt - got);
+        return SQLITE_IOERR_SHORT_READ;
+    }
+    return SQLITE_OK;
+}
+
+static int wk_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
+{
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = f->vfs->st;
+    int rc = st->write(st->ctx, f->h, (uint64_t)off, buf, (size_t)amt);
+    return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_WRITE);
+}
+
+static int wk_truncate(sqlite3_file *pf, sqlite3_int64 size)
+{
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = f->vfs->st;
+    int rc = st->truncate(st->ctx, f->h, (uint64_t)size);
+    return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_TRUNCATE);
+}
+
+static int wk_sync(sqlite3_file *pf, int flags)
+{
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = f->vfs->st;
+    int rc = st->sync(st->ctx, f->h, (flags & SQLITE_SYNC_DATAONLY) != 0);
+    return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_FSYNC);
+}
+
+static int wk_file_size(sqlite3_file *pf, sqlite3_int64 *out)
+{
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = f->vfs->st;
+    uint64_t size = 0;
+    int rc = st->size(st->ctx, f->h, &size);
+    *out = (sqlite3_int64)size;
+    return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_FSTAT);
+}
+
+static int wk_file_control(sqlite3_file *pf, int op, void *arg)
+{
+    walkit_file *f = (walkit_file *)pf;
+    switch (op) {
+    case SQLITE_FCNTL_VFSNAME:
+        *(char **)arg = sqlite3_mprintf("%s(%s)", f->vfs->name, f->vfs->st->name);
+        return SQLITE_OK;
+    case SQLITE_FCNTL_LOCKSTATE:
+        *(int *)arg = f->elock;
+        return SQLITE_OK;
+    case SQLITE_FCNTL_HAS_MOVED:
+        *(int *)arg = 0;
+        return SQLITE_OK;
+#ifdef SQLITE_ENABLE_SETLK_TIMEOUT
+    case SQLITE_FCNTL_LOCK_TIMEOUT: {
+        /* Blocking WAL-index locks (shm/registry.c): only where the WAL-index is ours. */
+        if (f->vfs->shm_mode != WALKIT_SHM_HEAP) return SQLITE_NOTFOUND;
+        int old = f->lock_timeout_ms, want = *(int *)arg;
+        f->lock_timeout_ms = want < 0 ? WALKIT_OS_FOREVER : want;
+        *(int *)arg = old;
+        return SQLITE_OK;
+    }
+#endif
+    default:
+        return SQLITE_NOTFOUND;
+    }
+}
+
+static int wk_sector_size(sqlite3_file *pf)
+{
+    return (int)((walkit_file *)pf)->vfs->st->sector_size;
+}
+
+static int wk_device_characteristics(sqlite3_file *pf)
+{
+    return (int)((walkit_file *)pf)->vfs->st->iocap;
+}
+
+/* WALKIT_SHM_NONE: no xShm*, so SQLite runs WAL only with locking_mode=EXCLUSIVE (it then keeps
+ * the WAL-index in its own heap memory). */
+static const sqlite3_io_methods methods_noshm = {
+    1, wk_close, wk_read, wk_write, wk_truncate, wk_sync, wk_file_size, wk_lock, wk_unlock,
+    wk_check_reserved_lock, wk_file_control, wk_sector_size, wk_device_characteristics,
+    NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+/* WALKIT_SHM_HEAP: the WAL-index is shared heap memory (shm/heap.c).  iVersion 2: no
+ * xFetch/xUnfetch, memory-mapped I/O does not exist here. */
+static const sqlite3_io_methods methods_heap = {
+    2, wk_close, wk_read, wk_write, wk_truncate, wk_sync, wk_file_size, wk_lock, wk_unlock,
+    wk_check_reserved_lock, wk_file_control, wk_sector_size, wk_device_characteristics,
+    walkit_heap_shm_map, walkit_heap_shm_lock, walkit_heap_shm_barrier, walkit_heap_shm_unmap,
+    NULL, NULL,
+};
+
+/* ------------------------------------------------------------------ vfs methods */
+
+static int wk_randomness(sqlite3_vfs *pvfs, int n, char *out);
+
+static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, int flags,
+                   int *out_flags)
+{
+    walkit_vfs *v = pvfs->pAppData;
+    walkit_file *f = (walkit_file *)pf;
+    const walkit_storage *st = v->st;
+    char tmp[48];
+    unsigned sflags = 0;
+    int rc;
+
+    memset(f, 0, sizeof *f);
+    f->vfs = v;
+    if (!name) {
+        /* A temporary file SQLite names nothing: give it a unique hidden name. */
+        unsigned char r[8];
+        wk_randomness(pvfs, sizeof r, (char *)r);
+        sqlite3_snprintf(sizeof tmp, tmp, "/.walkit-tmp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+                         r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+        name = tmp;
+        flags |= SQLITE_OPEN_DELETEONCLOSE;
+    }
+    if (name[0] != '/' || strlen(name) >= WALKIT_STORAGE_MAX_PATH) return SQLITE_CANTOPEN;
+    if (flags & SQLITE_OPEN_CREATE) sflags |= WALKIT_ST_CREATE;
+    if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
+    if (flags & SQLITE_OPEN_READONLY) sflags |= WALKIT_ST_READONLY;
+    rc = st->open(st->ctx, name, sflags, &f->h);
+    if (rc == WALKIT_ST_ACCESS && (flags & SQLITE_OPEN_READWRITE)) {
+        /* As SQLite expects of every VFS: a file we may not write is opened read-only. */
+        rc = st->open(st->ctx, name, WALKIT_ST_READONLY, &f->h);
+        if (rc == WALKIT_ST_OK)
+            flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    }
+    if (rc != WALKIT_ST_OK) return walkit_storage_rc(v, rc, SQLITE_CANTOPEN);
+
+    if (flags & SQLITE_OPEN_DELETEONCLOSE) {
+        f->delete_path = walkit_strdup(name);
+        if (!f->delete_path) goto nomem;
+    }
+    f->path = f->delete_path ? f->delete_path : name; /* SQLite keeps zName alive until close */
+    if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
+        f->inode = inode_acquire(v, f->path);
+        if (!f->inode) goto nomem;
+    }
+    walkit_mutex_enter(v->lock, "xOpen");
+    v->nopen++;
+    walkit_mutex_leave(v->lock, "xOpen");
+    f->open_flags = flags;
+    if (out_flags) *out_flags = flags;
+    f->base.pMethods = v->methods;
+    return SQLITE_OK;
+
+nomem:
+    st->close(st->ctx, f->h);
+    if (f->delete_path) {
+        st->remove(st->ctx, f->delete_path, 0);
+        walkit_free(f->delete_path);
+    }
+    return SQLITE_NOMEM;
+}
+
+static int wk_delete(sqlite3_vfs *pvfs, const char *name, int sync_dir)
+{
+    walkit_vfs *v = pvfs->pAppData;
+    int rc = v->st->remove(v->st->ctx, name, sync_dir);
+    return walkit_storage_rc(v, rc, SQLITE_IOERR_DELETE);
+}
+
+static int wk_access(sqlite3_vfs *pvfs, const char *name, int what, int *out)
+{
+    walkit_vfs *v = pvfs->pAppData;
+    (void)what; /* the backends have no permissions: a file that exists is readable and
+                   writable (a read-only medium is reported when writing) */
+    int r = v->st->exists(v->st->ctx, name);
+    if (r < 0) {
+        *out = 0;
+        return walkit_storage_rc(v, r, SQLITE_IOERR_ACCESS);
+    }
+    *out = r;
+    return SQLITE_OK;
+}
+
+/* SQLite seeds its own PRNG from here (WAL salts, temporary names).  Targets rarely have an
+ * entropy source, so mix what differs between boots and calls: the clocks, the task, stack and
+ * heap addresses, and a call counter, through the splitmix64 finaliser. */
+static int wk_randomness(sqlite3_vfs *pvfs, int n, char *out)
+{
+    static uint64_t counter;
+    uint64_t x = walkit_os_monotonic_us() ^ ((uint64_t)walkit_os_wall_ms() << 20) ^
+                 (uint64_t)walkit_os_task_id() ^ (uint64_t)(uintptr_t)&x ^
+                 ((uint64_t)(uintptr_t)pvfs << 7);
+    x += __atomic_add_fetch(&counter, 0x9e3779b97f4a7c15ull, __ATOMIC_RELAXED);
+    for (int i = 0; i < n; i++) {
+        if (i % 8 == 0) {
+            x += 0x9e3779b97f4a7c15ull;
+            uint64_t z = x;
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            z ^= z >> 31;
+            memcpy(out + i, &z, (size_t)(n - i < 8 ? n - i : 8));
+        }
+    }
+    return n;
+}
+
+static int wk_sleep(sqlite3_vfs *pvfs, int us)
+{
+    (void)pvfs;
+    if (us > 0) walkit_os_sleep_us((uint32_t)us);
+    return us;
+}
+
+/* Julian day number of the Unix epoch, in milliseconds. */
+#define UNIX_EPOCH_JD_MS 210866760000000LL
+
+static int wk_current_time_int64(sqlite3_vfs *pvfs, sqlite3_int64 *out)
+{
+    (void)pvfs;
+    *out = UNIX_EPOCH_JD_MS + walkit_os_wall_ms();
+    return SQLITE_OK;
+}
+
+static int wk_current_time(sqlite3_vfs *pvfs, double *out)
+{
+    sqlite3_int64 ms;
+    wk_current_time_int64(pvfs, &ms);
+    *out = (double)ms / 86400000.0;
+    return SQLITE_OK;
+}
+
+static int wk_get_last_error(sqlite3_vfs *pvfs, int n, char *out)
+{
+    walkit_vfs *v = pvfs->pAppData;
+    int e = __atomic_load_n(&v->last_error, __ATOMIC_RELAXED);
+    static const char *const names[] = { "ok", "no such file", "file exists", "no space",
+                                         "out of memory", "I/O error", "access denied",
+                                         "invalid path or argument", "filesystem corrupt" };
+    if (n > 0) {
+        const char *what = (e <= 0 && e >= -8) ? names[-e] : "unknown";
+        sqlite3_snprintf(n, out, "%s: %s (%d)", v->st->name, what, e);
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------------ registration */
+
+int walkit_register(const walkit_config *cfg)
+{
+    if (!cfg || !cfg->storage || !cfg->storage->open) return SQLITE_MISUSE;
+    if (cfg->shm_mode != WALKIT_SHM_HEAP && cfg->shm_mode != WALKIT_SHM_NONE) {
+        sqlite3_log(SQLITE_MISUSE, "walkit: shm mode %d is not implemented", (int)cfg->shm_mode);
+        return SQLITE_MISUSE;
+    }
+    if (!walkit_mutex_installed()) {
+        sqlite3_log(SQLITE_MISUSE, "walkit: call walkit_init() before walkit_register()");
+        return SQLITE_MISUSE;
+    }
+    const char *name = cfg->vfs_name ? cfg->vfs_name : "walkit";
+    walkit_vfs *v = walkit_alloc_zero(sizeof *v);
+    if (!v) return SQLITE_NOMEM;
+    if (strlen(name) >= sizeof v->name || sqlite3_vfs_find(name)) {
+        walkit_free(v);
+        return SQLITE_MISUSE; /* too long, or the name is taken */
+    }
+    memcpy(v->name, name, strlen(name) + 1);
+    v->st = cfg->storage;
+    v->shm_mode = cfg->shm_mode;
+    v->lock = walkit_os_mutex_create();
+    if (v->lock && cfg->shm_mode == WALKIT_SHM_HEAP) v->shm = walkit_shm_registry_create();
+    if (!v->lock || (cfg->shm_mode == WALKIT_SHM_HEAP && !v->shm)) {
+        walkit_os_mutex_destroy(v->lock);
+        walkit_free(v);
+        return SQLITE_NOMEM;
+    }
+    v->methods = cfg->shm_mode == WALKIT_SHM_HEAP ? &methods_heap : &methods_noshm;
+
+    sqlite3_vfs *b = &v->base;
+    b->iVersion = 2;
+    b->szOsFile = (int)sizeof(walkit_file);
+    b->mxPathname = WALKIT_STORAGE_MAX_PATH - 16; /* room for "-journal", "-wal" */
+    b->zName = v->name;
+    b->pAppData = v;
+    b->xOpen = wk_open;
+    b->xDelete = wk_delete;
+    b->xAccess = wk_access;
+    b->xFullPathname = wk_full_pathname;
+    b->xRandomness = wk_randomness;
+    b->xSleep = wk_sleep;
+    b->xCurrentTime = wk_current_time;
+    b->xGetLastError = wk_get_last_error;
+    b->xCurrentTimeInt64 = wk_current_time_int64;
+
+    int rc = sqlite3_vfs_register(b, cfg->make_default != 0);
+    if (rc != SQLITE_OK) {
+        walkit_shm_registry_destroy(v->shm);
+        walkit_os_mutex_destroy(v->lock);
+        walkit_free(v);
+    }
+    return rc;
+}
+
+int walkit_unregister(const char *vfs_name)
+{
+    sqlite3_vfs *b = sqlite3_vfs_find(vfs_name ? vfs_name : "walkit");
+    if (!b || b->xOpen != wk_open) return SQLITE_MISUSE;
+    walkit_vfs *v = b->pAppData;
+    walkit_mutex_enter(v->lock, "unregister");
+    int busy = v->nopen > 0;
+    walkit_mutex_leave(v->lock, "unregister");
+    if (busy) return SQLITE_BUSY;
+    int rc = sqlite3_vfs_unregister(b);
+    if (rc != SQLITE_OK) return rc;
+    walkit_shm_registry_destroy(v->shm);
+    walkit_os_mutex_destroy(v->lock);
+    walkit_free(v);
+    return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+/* sqlite3_initialize() needs a default VFS before any walkit_register() can run: SQLite's
+ * in-memory database VFS (memdb, ":memory:" and sqlite3_deserialize) attaches itself to the
+ * default VFS during initialisation and borrows its clock, sleep and randomness for good.  This
+ * VFS provides exactly those and has no files: opening one says that no storage is registered.
+ * It stays registered while SQLite runs; walkit_register(make_default) replaces it as default. */
+static int ns_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, int flags,
+                   int *out_flags)
+{
+    (void)pvfs, (void)flags, (void)out_flags;
+    pf->pMethods = NULL;
+    sqlite3_log(SQLITE_CANTOPEN, "walkit: cannot open %s: no storage registered "
+                "(walkit_register)", name ? name : "a temporary file");
+    return SQLITE_CANTOPEN;
+}
+
+static int ns_delete(sqlite3_vfs *pvfs, const char *name, int sync_dir)
+{
+    (void)pvfs, (void)name, (void)sync_dir;
+    return SQLITE_IOERR_DELETE_NOENT;
+}
+
+static int ns_access(sqlite3_vfs *pvfs, const char *name, int what, int *out)
+{
+    (void)pvfs, (void)name, (void)what;
+    *out = 0;
+    return SQLITE_OK;
+}
+
+static int ns_get_last_error(sqlite3_vfs *pvfs, int n, char *out)
+{
+    (void)pvfs;
+    if (n > 0) out[0] = '\0';
+    return 0;
+}
+
+static sqlite3_vfs nostorage_vfs = {
+    2, (int)sizeof(walkit_file), WALKIT_STORAGE_MAX_PATH - 16, NULL, "walkit-nostorage", NULL,
+    ns_open, ns_delete, ns_access, wk_full_pathname, NULL, NULL, NULL, NULL, wk_randomness,
+    wk_sleep, wk_current_time, ns_get_last_error, wk_current_time_int64, NULL, NULL, NULL,
+};
+
+/* SQLite calls these from sqlite3_initialize()/sqlite3_shutdown() when built with
+ * SQLITE_OS_OTHER. */
+int sqlite3_os_init(void)
+{
+    if (walkit_os_init() != WALKIT_OS_OK) return SQLITE_ERROR;
+    return sqlite3_vfs_register(&nostorage_vfs, 1);
+}
+
+int sqlite3_os_end(void)
+{
+    walkit_os_end();
+    return SQLITE_OK;
+}

@@ -3,10 +3,14 @@
 #ifndef WALKIT_BOARD_H
 #define WALKIT_BOARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit statuses the host harness understands (beside the application's own 0..63). */
-#define BOARD_EXIT_FAULT 0x7f /* CPU exception: a line "*** FAULT: ..." was printed first */
+#define BOARD_EXIT_FAULT 0x7f  /* CPU exception: a line "*** FAULT: ..." was printed first */
+#define BOARD_EXIT_REBOOT 0x7e /* the firmware asks to be powered up again on the same flash
+                                  (console .reboot): the contract has no reset line, so
+                                  whoever runs the board (the walkit harness) restarts it */
 
 void board_init(void);
 
@@ -18,6 +22,11 @@ int board_uart_getc(void);
 
 /* Monotonic microseconds since an arbitrary origin. */
 uint64_t board_time_us(void);
+
+/* The C heap: bytes handed out so far (high-water: it never shrinks on newlib boards) and its
+ * fixed size (0 when the heap is not bounded, e.g. a hosted process).  For .stats. */
+size_t walkit_heap_used(void);
+size_t walkit_heap_size(void);
 
 /* Ends the run; the status reaches the host (QEMU's exit code, the process's exit code). */
 void board_exit(int status) __attribute__((noreturn));

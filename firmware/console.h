@@ -1,0 +1,91 @@
+/* console.h: the SQL console on the UART (internal interfaces between the console files).
+ *
+ *   console.c        the loop: reads lines (with editing in interactive mode), dispatches
+ *                    dot-commands and SQL, owns the named connections
+ *   console_sql.c    runs SQL with bound parameters on one connection, into a sink
+ *   console_frame.c  machine mode: the value codec and the framed reply sink
+ *   console_table.c  interactive mode: results as aligned columns
+ *
+ * Every result, from SQL or from a dot-command (.stats, .ls, .help), is a table followed by a
+ * status, delivered to a sink: so each command is written once and both modes present it.
+ * docs/console.md is the user-facing description, including the machine-mode grammar.
+ */
+#ifndef WALKIT_CONSOLE_H
+#define WALKIT_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "storage.h"
+
+/* Longest input line in bytes (in machine mode: encoded, so a BLOB parameter may be about half
+ * of it).  Longer lines are answered with an error and discarded up to their newline. */
+#define CONSOLE_LINE_MAX 65536
+#define CONSOLE_MAX_CONNS 8
+#define CONSOLE_NAME_MAX 15 /* connection names: [A-Za-z0-9_-], 1..15 characters */
+
+/* One value of a row or a parameter.  `type` is SQLite's (SQLITE_INTEGER, SQLITE_FLOAT,
+ * SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL); text and blob point at `n` bytes owned by the
+ * producer and valid only during the sink call (text is not NUL-terminated for the sink). */
+typedef struct con_value {
+    int type;
+    int64_t i;
+    double d;
+    const uint8_t *p;
+    size_t n;
+} con_value;
+
+typedef struct con_sink con_sink;
+struct con_sink {
+    /* A result set begins (also for statements that return no rows but have columns). */
+    void (*columns)(con_sink *s, int n, const char *const *names);
+    void (*row)(con_sink *s, int n, const con_value *v);
+    /* Exactly one of done/error ends every request. */
+    void (*done)(con_sink *s, int64_t changes, int64_t last_rowid);
+    void (*error)(con_sink *s, int code, const char *msg);
+};
+
+/* Machine mode: the sink for request `id`; replies go straight to the UART. */
+typedef struct frame_sink {
+    con_sink base;
+    uint32_t id;
+} frame_sink;
+void frame_sink_init(frame_sink *s, uint32_t id);
+
+/* Decodes one value token in place (see docs/console.md): *tok is advanced past the token and
+ * its separator.  Text and blob bytes are decoded into the token's own storage.  Returns 0, or
+ * -1 with a message in *err. */
+int frame_decode_value(char **tok, con_value *out, const char **err);
+
+/* Interactive mode: buffers up to a bounded number of rows to size the columns, then prints. */
+typedef struct table_sink {
+    con_sink base;
+    int ncols;
+    int *width;          /* per column, in characters */
+    char **cells;        /* buffered rendered cells, row-major */
+    int nrows;           /* buffered rows */
+    int flushed;         /* header printed; later rows print as they come */
+    int64_t total_rows;
+    int quiet_done;      /* 1: print nothing on success without rows (dot-commands) */
+} table_sink;
+void table_sink_init(table_sink *s);
+void table_sink_free(table_sink *s);
+
+/* Runs `sql` (one or more statements) on db.  The parameters bind the last statement, whose
+ * parameter count must match.  Every statement's result set goes to the sink; the request ends
+ * with one done() or error(). */
+struct sqlite3;
+void console_run_sql(struct sqlite3 *db, const char *sql, int nparams, const con_value *params,
+                     con_sink *sink);
+
+/* Output helpers (console_frame.c): bytes to the UART. */
+void out_putc(uint8_t c);
+void out_str(const char *s);
+void out_bytes(const void *p, size_t n);
+void out_i64(int64_t v);
+void out_crlf(void);
+
+/* The console loop.  Returns only when the console can never receive another byte (host-sim:
+ * the other end closed), after closing every connection; the caller then exits. */
+void console_main(storage *st);
+
+#endif

@@ -1,0 +1,210 @@
+/* console_table.c: interactive mode, results as aligned columns for a person.
+ *
+ * Column widths come from the header and the first TABLE_BUFFER_ROWS rows, which are held back
+ * until the result set ends or that many have arrived; later rows print at once with the same
+ * widths (a wider value just pushes its line out).  The display is for reading, not for
+ * round-tripping: control characters in TEXT show as \n, \t, \xHH, BLOBs as x'...' (cut after
+ * 32 bytes), NULL as NULL.  Machine mode (console_frame.c) carries exact values.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "console.h"
+#include "sqlite3.h"
+
+#define TABLE_BUFFER_ROWS 100
+#define BLOB_SHOW_MAX 32
+
+/* A rendered cell: a heap string, with its kind for alignment (numbers right-aligned). */
+static char *render(const con_value *v)
+{
+    switch (v->type) {
+    case SQLITE_INTEGER: return sqlite3_mprintf("%lld", (long long)v->i);
+    case SQLITE_FLOAT: return sqlite3_mprintf("%!.15g", v->d);
+    case SQLITE_NULL: return sqlite3_mprintf("NULL");
+    case SQLITE_BLOB: {
+        sqlite3_str *s = sqlite3_str_new(NULL);
+        size_t n = v->n < BLOB_SHOW_MAX ? v->n : BLOB_SHOW_MAX;
+        sqlite3_str_appendall(s, "x'");
+        for (size_t i = 0; i < n; i++) sqlite3_str_appendf(s, "%02x", v->p[i]);
+        sqlite3_str_appendall(s, "'");
+        if (n < v->n) sqlite3_str_appendf(s, "...(%lld bytes)", (long long)v->n);
+        return sqlite3_str_finish(s);
+    }
+    default: {
+        sqlite3_str *s = sqlite3_str_new(NULL);
+        for (size_t i = 0; i < v->n; i++) {
+            uint8_t c = v->p[i];
+            if (c == '\n') sqlite3_str_appendall(s, "\\n");
+            else if (c == '\t') sqlite3_str_appendall(s, "\\t");
+            else if (c == '\\') sqlite3_str_appendall(s, "\\\\");
+            else if (c < 0x20 || c == 0x7F) sqlite3_str_appendf(s, "\\x%02x", c);
+            else sqlite3_str_appendchar(s, 1, (char)c);
+        }
+        return sqlite3_str_finish(s);
+    }
+    }
+}
+
+/* Display width: UTF-8 code points (continuation bytes take no column). */
+static int width_of(const char *s)
+{
+    int w = 0;
+    for (; *s; s++) if (((uint8_t)*s & 0xC0u) != 0x80u) w++;
+    return w;
+}
+
+static void pad(int n)
+{
+    while (n-- > 0) out_putc(' ');
+}
+
+/* Cells are stored as "<kind><text>": kind 'r' = right-align (numbers), 'l' = left. */
+static void print_cell(const char *cell, int width, int last)
+{
+    int w;
+    if (!cell) cell = "l?"; /* rendering ran out of memory */
+    w = width_of(cell + 1);
+    if (cell[0] == 'r') { pad(width - w); out_str(cell + 1); }
+    else { out_str(cell + 1); if (!last) pad(width - w); }
+}
+
+static void print_row(table_sink *s, char **cells)
+{
+    for (int c = 0; c < s->ncols; c++) {
+        if (c) out_str("  ");
+        print_cell(cells[c], s->width[c], c == s->ncols - 1);
+    }
+    out_crlf();
+}
+
+static void free_cells(table_sink *s)
+{
+    if (s->cells) {
+        for (int i = 0; i < s->nrows * s->ncols; i++) sqlite3_free(s->cells[i]);
+        free(s->cells);
+    }
+    s->cells = NULL;
+    s->nrows = 0;
+}
+
+/* Prints the header and the held-back rows; from now on rows print as they come. */
+static void flush(table_sink *s)
+{
+    int first = 0;
+    if (s->flushed || s->ncols == 0) return;
+    s->flushed = 1;
+    if (s->cells && s->nrows > 0) { print_row(s, s->cells); first = 1; } /* the header */
+    for (int c = 0; c < s->ncols; c++) {
+        if (c) out_str("  ");
+        for (int i = 0; i < s->width[c]; i++) out_putc('-');
+    }
+    out_crlf();
+    for (int r = first; r < s->nrows; r++) print_row(s, s->cells + r * s->ncols);
+    free_cells(s);
+}
+
+/* Ends the current result set: held rows, then the row count. */
+static void finish_set(table_sink *s)
+{
+    if (s->ncols == 0) return;
+    flush(s);
+    out_str("(");
+    out_i64(s->total_rows);
+    out_str(s->total_rows == 1 ? " row)" : " rows)");
+    out_crlf();
+    free(s->width);
+    s->width = NULL;
+    s->ncols = 0;
+}
+
+static void t_columns(con_sink *base, int n, const char *const *names)
+{
+    table_sink *s = (table_sink *)base;
+    finish_set(s);
+    s->ncols = n;
+    s->flushed = 0;
+    s->total_rows = 0;
+    s->width = calloc((size_t)(n ? n : 1), sizeof *s->width);
+    if (!s->width) { s->ncols = 0; out_str("(out of memory for the table)"); out_crlf(); return; }
+    /* The names are the first held-back "row": they are printed padded once the widths are
+     * known. */
+    s->cells = calloc((size_t)n * (TABLE_BUFFER_ROWS + 1), sizeof *s->cells);
+    for (int c = 0; c < n; c++) {
+        s->width[c] = width_of(names[c]);
+        if (s->cells) s->cells[c] = sqlite3_mprintf("l%s", names[c]);
+    }
+    s->nrows = s->cells ? 1 : 0;
+    if (!s->cells) {
+        /* No memory to hold rows back: print the names as they are and stream. */
+        for (int c = 0; c < n; c++) { if (c) out_str("  "); out_str(names[c]); }
+        out_crlf();
+        flush(s);
+    }
+}
+
+static void t_row(con_sink *base, int n, const con_value *v)
+{
+    table_sink *s = (table_sink *)base;
+    char *tmp[64];
+    char **row;
+    if (s->ncols == 0 || n != s->ncols) return;
+    s->total_rows++;
+    row = (!s->flushed && s->cells) ? s->cells + s->nrows * s->ncols
+                                    : (n <= 64 ? tmp : malloc((size_t)n * sizeof *row));
+    if (!row) { out_str("(row not shown: out of memory)"); out_crlf(); return; }
+    for (int c = 0; c < n; c++) {
+        char *txt = render(&v[c]);
+        int num = v[c].type == SQLITE_INTEGER || v[c].type == SQLITE_FLOAT;
+        row[c] = sqlite3_mprintf("%c%s", num ? 'r' : 'l', txt ? txt : "?");
+        sqlite3_free(txt);
+        if (row[c] && !s->flushed) {
+            int w = width_of(row[c] + 1); /* row[c] is "<kind><text>" */
+            if (w > s->width[c]) s->width[c] = w;
+        }
+    }
+    if (!s->flushed) {
+        s->nrows++;
+        if (s->nrows == TABLE_BUFFER_ROWS + 1) flush(s);
+    } else {
+        print_row(s, row);
+        for (int c = 0; c < n; c++) sqlite3_free(row[c]);
+        if (row != tmp) free(row);
+    }
+}
+
+static void t_done(con_sink *base, int64_t changes, int64_t rowid)
+{
+    table_sink *s = (table_sink *)base;
+    (void)changes;
+    (void)rowid;
+    finish_set(s);
+}
+
+static void t_error(con_sink *base, int code, const char *msg)
+{
+    table_sink *s = (table_sink *)base;
+    finish_set(s);
+    out_str("Error: ");
+    out_str(msg);
+    out_str(" (code ");
+    out_i64(code);
+    out_str(")");
+    out_crlf();
+}
+
+void table_sink_init(table_sink *s)
+{
+    memset(s, 0, sizeof *s);
+    s->base.columns = t_columns;
+    s->base.row = t_row;
+    s->base.done = t_done;
+    s->base.error = t_error;
+}
+
+void table_sink_free(table_sink *s)
+{
+    free_cells(s);
+    free(s->width);
+    s->width = NULL;
+    s->ncols = 0;
+}

@@ -1,0 +1,54 @@
+/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (storage.c policy),
+ * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
+#include <stdio.h>
+#include "board.h"
+#include "console.h"
+#include "flash.h"
+#include "log.h"
+#include "sqlite3.h"
+#include "walkit.h"
+
+#define FIRMWARE_VERSION "0.1.0"
+
+/* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
+ * shared heap memory, so WAL works with normal locking and many connections) and
+ * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
+ * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm. */
+static int register_vfs(storage *st)
+{
+    walkit_config cfg = WALKIT_CONFIG_DEFAULT;
+    const walkit_storage *backend;
+    int rc = walkit_init();
+    if (rc != SQLITE_OK || !storage_lfs(st)) return rc;
+    backend = walkit_storage_littlefs(storage_lfs(st));
+    if (!backend) return SQLITE_NOMEM;
+    cfg.storage = backend;
+    rc = walkit_register(&cfg);
+    if (rc == SQLITE_OK) {
+        walkit_config noshm = WALKIT_CONFIG_DEFAULT;
+        noshm.vfs_name = "walkit-noshm";
+        noshm.storage = backend;
+        noshm.shm_mode = WALKIT_SHM_NONE;
+        noshm.make_default = 0;
+        rc = walkit_register(&noshm);
+    }
+    return rc;
+}
+
+int main(void)
+{
+    static storage st;
+    flash_dev *flash;
+    int rc;
+    fw_log("firmware " FIRMWARE_VERSION ", SQLite " SQLITE_VERSION);
+    flash = board_flash();
+    if (flash)
+        fw_log("flash: %s, %lu bytes, erase block %lu, filesystem at %lu (%lu bytes)",
+               flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,
+               (unsigned long)flash->fs_offset, (unsigned long)flash->fs_size);
+    storage_boot(&st, flash);
+    rc = register_vfs(&st);
+    if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
+    console_main(&st);
+    return 0;
+}

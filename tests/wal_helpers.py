@@ -32,20 +32,27 @@ def _connect(path: str) -> sqlite3.Connection:
     return con
 
 
-def make_db(page_size: int, setup: list[str], transactions: list[list[str] | str],
-            open_tail: list[str] | None = None, cache_pages: int | None = None) -> DbFiles:
+def _run(con: sqlite3.Connection, stmt) -> None:
+    if isinstance(stmt, tuple):
+        con.execute(*stmt).fetchall()
+    else:
+        con.execute(stmt).fetchall()
+
+
+def make_db(page_size: int, setup: list, transactions: list,
+            open_tail: list | None = None, cache_pages: int | None = None) -> DbFiles:
     """A WAL-mode database: ``setup`` runs and is checkpointed into the database file, then
-    each transaction runs (a list of statements in BEGIN..COMMIT, a statement list starting
-    with "ROLLBACK" is rolled back instead, or a bare string such as a checkpoint pragma or
-    VACUUM runs on its own).  ``open_tail`` runs in a transaction left open while the files are
+    each transaction runs (a list of statements in BEGIN..COMMIT, a list starting with
+    "ROLLBACK" is rolled back instead, or a bare string such as a checkpoint pragma or VACUUM
+    runs on its own).  A statement is SQL or (SQL, parameters).  ``open_tail`` runs in a transaction left open while the files are
     copied: with a small ``cache_pages`` its pages spill into the WAL uncommitted."""
     with tempfile.TemporaryDirectory(prefix="walkit-test-") as tmp:
         path = os.path.join(tmp, "t.db")
         con = _connect(path)
         con.execute(f"PRAGMA page_size={page_size}")
         assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
-        for sql in setup:
-            con.execute(sql)
+        for stmt in setup:
+            _run(con, stmt)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if cache_pages is not None:
             con.execute(f"PRAGMA cache_size={cache_pages}")
@@ -55,13 +62,13 @@ def make_db(page_size: int, setup: list[str], transactions: list[list[str] | str
                 continue
             rollback = bool(txn) and txn[0] == "ROLLBACK"
             con.execute("BEGIN")
-            for sql in txn[1:] if rollback else txn:
-                con.execute(sql)
+            for stmt in txn[1:] if rollback else txn:
+                _run(con, stmt)
             con.execute("ROLLBACK" if rollback else "COMMIT")
         if open_tail:
             con.execute("BEGIN")
-            for sql in open_tail:
-                con.execute(sql)
+            for stmt in open_tail:
+                _run(con, stmt)
         files = DbFiles(Path(path).read_bytes(), Path(path + "-wal").read_bytes(), page_size)
         if open_tail:
             con.execute("ROLLBACK")
@@ -141,4 +148,20 @@ def rechain(wal: bytes, big_endian: bool) -> bytes:
         out += struct.pack(">6I", pgno, commit, s1, s2, *new) + page
         off += 24 + ps
     out += wal[off:]
+    return bytes(out)
+
+
+def set_commit(wal: bytes, frame: int, db_pages: int) -> bytes:
+    """``wal`` with the commit field of frame ``frame`` (1-based) set to ``db_pages`` and the
+    checksum chain of all whole frames recomputed in the file's byte order."""
+    magic, version, ps, seq, salt1, salt2, c1, c2 = struct.unpack_from(">8I", wal)
+    big = bool(magic & 1)
+    out = bytearray(wal)
+    struct.pack_into(">I", out, 32 + (frame - 1) * (24 + ps) + 4, db_pages)
+    prev = (c1, c2)
+    off = 32
+    while off + 24 + ps <= len(out):
+        prev = _cksum(bytes(out[off + 24:off + 24 + ps]), big, *_cksum(bytes(out[off:off + 8]), big, *prev))
+        struct.pack_into(">2I", out, off + 16, *prev)
+        off += 24 + ps
     return bytes(out)

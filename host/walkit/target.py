@@ -1,0 +1,494 @@
+"""A board running the walkit firmware, driven from the host: boot, power cut, reboot, shut down.
+
+:class:`Target` starts a board the way its ``board.toml`` says: under QEMU (``runner = "qemu"``)
+or as a native process (``runner = "native"``, host-sim).  Either way the console arrives on a
+Unix socket the harness listens on, and the flash is an image file on the host that outlives the
+run, so "power" is the life of the emulator process:
+
+* ``power_cut()``  stops the machine dead: QMP ``stop`` (the vCPU halts between two
+  instructions; QEMU finishes the flash writes the guest already issued), then SIGKILL.  The
+  guest runs no code after the cut: nothing is flushed, closed or unmounted.  host-sim: SIGKILL.
+* ``boot()``       powers up on the flash image as it is (blank images are formatted by the
+  firmware, corrupt ones reported, never reformatted).
+* ``reboot()``     power cut, then boot: RAM is gone, the flash is what the guest had programmed.
+* ``shutdown()``   the clean way: the console's ``.shutdown`` closes the connections (SQLite
+  checkpoints the WAL) and unmounts littlefs before the board exits with status 0.
+
+The emulator is always reaped: by ``close()`` (also from ``with`` and from the pytest fixtures),
+at interpreter exit (atexit), and by the kernel if the harness itself is killed (the emulator is
+started under ``setpriv --pdeathsig KILL``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from . import WalkitError
+from .boards import Board, load_board
+from .console import (DEFAULT_TIMEOUT, READY_LINE, Console, ConsoleLink, ConsoleSession,
+                      TargetError, TargetGone, TargetTimeout)
+from .qemu import Qmp, QmpError, qemu_command
+
+# Exit statuses of the firmware (firmware/board.h).
+EXIT_FAULT = 0x7F
+EXIT_REBOOT = 0x7E
+
+_live: "weakref.WeakSet[Target]" = weakref.WeakSet()
+
+
+@atexit.register
+def _reap_all() -> None:
+    for t in list(_live):
+        t.close()
+
+
+def describe_status(status: int | None) -> str:
+    if status is None:
+        return "running"
+    if status == 0:
+        return "exited with status 0"
+    if status == EXIT_FAULT:
+        return f"exited with status {status} (CPU fault; see the *** FAULT line)"
+    if status == EXIT_REBOOT:
+        return f"exited with status {status} (asked to be rebooted)"
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = str(-status)
+        return f"killed by {name}"
+    return f"exited with status {status}"
+
+
+def create_blank_flash(board: str | Board, path: str | os.PathLike, force: bool = False) -> Path:
+    """A blank (all 0xFF) flash image of the board's exact size (walkit.image)."""
+    from .image import create_image
+
+    name = board.name if isinstance(board, Board) else board
+    return create_image(path, name, force=force)
+
+
+def copy_flash(src: str | os.PathLike, dst: str | os.PathLike, board: str | Board | None = None) -> Path:
+    from .image import copy_image
+
+    name = board.name if isinstance(board, Board) else board
+    return copy_image(src, dst, name, force=True)
+
+
+class Target:
+    """One board, its flash image and its console.
+
+    ``image``: the firmware (default: ``walkit build`` for the board).  ``flash``: the image
+    file (default: ``workdir/flash.img``, created blank when missing).  ``workdir``: where the
+    console log (``console.log``, every boot appended) and the emulator's own output
+    (``process.log``) go; default a temporary folder removed by ``close()``.
+    """
+
+    def __init__(self, board: str | Board, *, image: str | os.PathLike | None = None,
+                 flash: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None,
+                 boot_timeout: float | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 echo=None):
+        self.board = board if isinstance(board, Board) else load_board(board)
+        if self.board.runner not in ("qemu", "native"):
+            raise WalkitError(f"board {self.board.name}: unknown runner {self.board.runner!r}")
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkit-target-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if image is None:
+            from .build import build
+
+            image = build(self.board.name)
+        self.image = Path(image)
+        self.flash = Path(flash) if flash else self.workdir / "flash.img"
+        if self.board.flash and not self.flash.exists():
+            create_blank_flash(self.board, self.flash)
+        self.boot_timeout = boot_timeout or self.board.boot_timeout
+        self.timeout = timeout
+        self.console_log = self.workdir / "console.log"
+        self.process_log = self.workdir / "process.log"
+        self._echo = echo  # callable(bytes) getting every console byte (walkit run)
+        # Unix socket paths are limited to 107 bytes: keep them in a short private folder.
+        self._sockdir = Path(tempfile.mkdtemp(prefix="walkit-", dir="/tmp"))
+        self._proc: subprocess.Popen | None = None
+        self._qmp: Qmp | None = None
+        self.link: ConsoleLink | None = None
+        self.console: Console | None = None
+        self.exit_status: int | None = None
+        self.boots = 0
+        self.boot_seconds: float | None = None  # power-on to "ready", last boot
+        self.boot_output = ""                    # console output of the last boot up to "ready"
+        self._lock = threading.RLock()
+        _live.add(self)
+
+    # ---- state ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _poll_status(self) -> int | None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self.exit_status = self._proc.returncode
+        return self.exit_status
+
+    def _process_tail(self, n: int = 2000) -> str:
+        try:
+            data = self.process_log.read_bytes()[-n:]
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace").strip()
+
+    def _context(self) -> str:
+        """What an error on this target should say beside the console output."""
+        what = "QEMU" if self.board.is_qemu else "host-sim process"
+        if self._proc is None:
+            state = "not started"
+        else:
+            self._poll_status()
+            state = describe_status(self._proc.returncode)
+        text = f"target {self.board.name} ({what} pid {self._proc.pid if self._proc else '-'}): {state}"
+        tail = self._process_tail()
+        if tail:
+            text += f"\n--- {what} output ({self.process_log}) ---\n{tail}"
+        return text
+
+    def _log_marker(self, text: str) -> None:
+        with open(self.console_log, "ab") as f:
+            f.write(f"\n[walkit harness] {text}\n".encode())
+
+    # ---- power ---------------------------------------------------------------------------
+
+    def _command(self, console_sock: Path, qmp_sock: Path) -> list[str]:
+        if self.board.is_qemu:
+            return qemu_command(self.board, self.image, self.flash, console_sock, qmp_sock)
+        cmd = [str(self.image), "--uart", str(console_sock)]
+        if self.board.flash:
+            cmd += ["--flash", str(self.flash)]
+        return cmd
+
+    def boot(self, machine_mode: bool = True) -> "Target":
+        """Powers up and waits for the console's ready line (``boot_timeout``), then switches
+        the console to machine mode.  On any failure the process is killed and the error says
+        what the console and the emulator printed."""
+        with self._lock:
+            if self.running:
+                raise WalkitError(f"target {self.board.name} is already running")
+            if not self.image.is_file():
+                raise WalkitError(f"no firmware image at {self.image}")
+            self._teardown_links()
+            self.boots += 1
+            self.exit_status = None
+            console_sock, qmp_sock = self._sockdir / "console", self._sockdir / "qmp"
+            for p in (console_sock, qmp_sock):
+                p.unlink(missing_ok=True)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(str(console_sock))
+                listener.listen(1)
+                if self.board.is_qemu:
+                    self._qmp = Qmp(qmp_sock)
+                    self._qmp.listen()
+                cmd = self._command(console_sock, qmp_sock)
+                self._log_marker(f"power on, boot {self.boots}: {' '.join(cmd)}")
+                t0 = time.monotonic()
+                self._spawn(cmd)
+                self._boot_wait(listener, t0 + self.boot_timeout, machine_mode)
+                return self
+            except BaseException:
+                self._kill()
+                raise
+            finally:
+                listener.close()
+
+    def _spawn(self, cmd: list[str]) -> None:
+        # setpriv --pdeathsig: the kernel kills the emulator if the process that started it
+        # dies without reaping it (SIGKILL of the harness, a crashed interpreter).
+        prefix = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+        with open(self.process_log, "ab") as out:
+            out.write(f"\n[walkit harness] boot {self.boots}: {' '.join(cmd)}\n".encode())
+            out.flush()
+            try:
+                self._proc = subprocess.Popen(prefix + cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                              stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as e:
+                raise WalkitError(f"cannot start {cmd[0]}: {e}") from None
+
+    def _boot_wait(self, listener: socket.socket, deadline: float, machine_mode: bool) -> None:
+        t0 = deadline - self.boot_timeout
+        # 1. The emulator connects to the console socket (or dies trying).
+        conn = None
+        while conn is None:
+            if self._proc.poll() is not None:
+                raise TargetGone("boot: the target stopped before connecting its console", "",
+                                 self._context())
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TargetTimeout(f"boot: the console did not connect within {self.boot_timeout:.1f} s",
+                                    "", self._context())
+            ready, _, _ = select.select([listener], [], [], min(left, 0.05))
+            if ready:
+                conn, _ = listener.accept()
+        self.link = ConsoleLink(conn, self.console_log, context=self._context, on_data=self._echo)
+        # 2. QMP (QEMU connects it during start-up, before the guest runs).
+        if self._qmp is not None:
+            try:
+                self._qmp.accept(max(0.1, deadline - time.monotonic()))
+            except QmpError as e:
+                raise TargetError(f"boot: QMP: {e}", self.link.tail(), self._context()) from None
+        # 3. The firmware says it is ready.
+        start = len(self.link.log_bytes())
+        self.link.expect(rb"(?m)^" + READY_LINE, max(0.0, deadline - time.monotonic()),
+                         f"boot: waiting for {READY_LINE.decode()!r} (boot_timeout "
+                         f"{self.boot_timeout:.1f} s from board.toml)")
+        self.boot_seconds = time.monotonic() - t0
+        self.boot_output = self.link.log_bytes()[start:].decode("utf-8", "replace")
+        self.console = Console(self.link, self.timeout)
+        if machine_mode:
+            self.console.enter_machine_mode(self.boot_timeout)
+
+    def power_cut(self) -> None:
+        """Stops the machine dead (see the module docstring); the target is off afterwards."""
+        with self._lock:
+            if self._proc is None:
+                return
+            if self._qmp is not None and self.running:
+                try:
+                    self._qmp.command("stop", timeout=2.0)
+                except QmpError:
+                    pass  # it may be dying anyway; SIGKILL follows
+            self._log_marker("power cut")
+            self._kill()
+
+    def reboot(self) -> "Target":
+        """Power cut, then boot on the same flash image."""
+        self.power_cut()
+        return self.boot()
+
+    def console_reboot(self) -> "Target":
+        """The firmware's own ``.reboot``: it closes everything, exits with EXIT_REBOOT and is
+        powered up again on the same flash."""
+        with self._lock:
+            self._require_console().request(".reboot")
+            status = self.wait_exit(self.timeout)
+            if status != EXIT_REBOOT:
+                raise TargetError(f".reboot: the target {describe_status(status)}, expected "
+                                  f"status {EXIT_REBOOT}", self.link.tail(), self._context())
+            return self.boot()
+
+    def shutdown(self, timeout: float | None = None) -> int:
+        """Clean stop through the console; returns the exit status.  A target that does not
+        stop in time is killed and TargetTimeout raised."""
+        timeout = self.timeout if timeout is None else timeout
+        with self._lock:
+            if not self.running:
+                self._kill()
+                return self.exit_status if self.exit_status is not None else 0
+            try:
+                self._require_console().request(".shutdown", timeout=timeout)
+                return self.wait_exit(timeout)
+            except BaseException:
+                self._kill()
+                raise
+
+    def wait_exit(self, timeout: float) -> int:
+        """Waits for the target to stop by itself; returns its exit status, reaped."""
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tail = self.link.tail() if self.link else ""
+            raise TargetTimeout(f"the target did not stop within {timeout:.1f} s", tail,
+                                self._context()) from None
+        self._poll_status()
+        self._kill()  # reaps and closes the links
+        return self.exit_status
+
+    def _require_console(self) -> Console:
+        if self.console is None or not self.running:
+            raise TargetError(f"target {self.board.name} is not running", self.link.tail() if self.link else "",
+                              self._context())
+        return self.console
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                try:
+                    self._proc.kill()
+                except OSError:
+                    pass
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:  # a process in uninterruptible sleep: give up
+                pass
+            self.exit_status = self._proc.returncode
+        self._teardown_links()
+
+    def _teardown_links(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.console = None
+        if self._qmp is not None:
+            self._qmp.close()
+            self._qmp = None
+
+    def close(self) -> None:
+        """Kills the target if it runs (no clean shutdown) and frees everything; idempotent."""
+        with self._lock:
+            self._kill()
+            self._proc = None
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+            if self._own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        _live.discard(self)
+
+    def __enter__(self) -> "Target":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ---- conveniences ---------------------------------------------------------------------
+
+    def session(self) -> ConsoleSession:
+        """walkit.sql.Session on this target (closing it closes its connections only)."""
+        return ConsoleSession(self._require_console())
+
+    def flash_files(self) -> list:
+        """Files in the flash image's littlefs, read on the host (target off or on)."""
+        from .image import open_image
+
+        with open_image(self.flash, self.board.name) as img:
+            return img.files()
+
+    def read_flash_file(self, path: str) -> bytes:
+        from .image import open_image
+
+        with open_image(self.flash, self.board.name) as img:
+            return img.read(path)
+
+
+def open_session(board: str, workdir: str | os.PathLike) -> ConsoleSession:
+    """A booted target with a blank flash in ``workdir``, as a walkit.sql.Session; closing the
+    session shuts the target down cleanly and reaps it (the factory the shared scenario tests
+    use)."""
+    target = Target(board, workdir=workdir)
+    try:
+        target.boot()
+    except BaseException:
+        target.close()
+        raise
+
+    def finish() -> None:
+        try:
+            target.shutdown()
+        finally:
+            target.close()
+
+    session = ConsoleSession(target.console, on_close=finish)
+    session.target = target  # for tests that want the flash image or the log
+    return session
+
+
+def interactive(board: str, flash: str | None = None, target: str = "walkit-fw") -> int:
+    """``walkit run``: the console for a person, on the board's flash image (default
+    ``build/<board>/flash.img``, kept between runs).  Ctrl-] leaves (power cut); ``.reboot``
+    powers up again on the same flash; ``.shutdown`` ends the run cleanly.  With stdin not a
+    terminal (a pipe), its lines are typed into the console and the run ends with
+    ``.shutdown`` after the last one."""
+    from .build import build
+    from .paths import build_dir
+
+    image = build(board, target=target)
+    flash_path = Path(flash) if flash else build_dir(board) / "flash.img"
+    workdir = build_dir(board) / "run"
+    out = sys.stdout.buffer
+
+    def echo(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    t = Target(board, image=image, flash=flash_path, workdir=workdir, echo=echo)
+    tty = sys.stdin.isatty()
+    print(f"walkit: {board}, flash {flash_path}; " +
+          ("Ctrl-] leaves (power cut)" if tty else "reading commands from stdin"), flush=True)
+    old = None
+    try:
+        if tty:
+            import termios
+            import tty as ttymod
+
+            old = termios.tcgetattr(sys.stdin.fileno())
+            ttymod.setraw(sys.stdin.fileno())
+        return _pump(t, tty)
+    except TargetError as e:
+        print(f"\r\nwalkit: error: {e}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if old is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
+        t.close()
+
+
+def _pump(t: Target, tty: bool) -> int:
+    """Moves keystrokes to the console until the run ends; returns the exit status."""
+    fd = sys.stdin.fileno()
+    t.boot(machine_mode=False)
+    stdin_open = True
+    stop_deadline = None
+    while True:
+        if not t.running or (t.link and t.link.eof):
+            status = t.wait_exit(10)
+            if status == EXIT_REBOOT:
+                sys.stdout.write("\r\n[walkit: powering up again on the same flash]\r\n")
+                sys.stdout.flush()
+                t.boot(machine_mode=False)
+                continue
+            sys.stdout.write(f"\r\n[walkit: target {describe_status(status)}]\r\n")
+            sys.stdout.flush()
+            return status
+        if not stdin_open:
+            if time.monotonic() > stop_deadline:
+                t.power_cut()
+                sys.stdout.write(f"\r\n[walkit: no clean stop within {t.timeout:.0f} s of the end of "
+                                 "input: power cut]\r\n")
+                sys.stdout.flush()
+                return 1
+            time.sleep(0.05)
+            continue
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            continue
+        data = os.read(fd, 4096)
+        if not data:
+            # End of piped input: ask for a clean stop once everything typed was answered.
+            stdin_open = False
+            stop_deadline = time.monotonic() + t.timeout
+            t.link.write(b"\n.shutdown\n")
+            continue
+        if tty and b"\x1d" in data:  # Ctrl-]
+            t.link.write(data[:data.index(b"\x1d")])
+            t.power_cut()
+            sys.stdout.write("\r\n[walkit: power cut]\r\n")
+            sys.stdout.flush()
+            return 0
+        t.link.write(data)

@@ -165,3 +165,32 @@ def set_commit(wal: bytes, frame: int, db_pages: int) -> bytes:
         struct.pack_into(">2I", out, off + 16, *prev)
         off += 24 + ps
     return bytes(out)
+
+
+class Device:
+    """A live WAL-mode database, as on a device: transactions commit into the WAL (no
+    automatic checkpoints) and :meth:`files` copies the database and WAL files as they are."""
+
+    def __init__(self, page_size: int = 1024) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="walkit-dev-")
+        self.path = os.path.join(self._tmp.name, "app.db")
+        self.con = _connect(self.path)
+        self.con.execute(f"PRAGMA page_size={page_size}")
+        assert self.con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+
+    def txn(self, *stmts) -> None:
+        self.con.execute("BEGIN")
+        for s in stmts:
+            _run(self.con, s)
+        self.con.execute("COMMIT")
+
+    def checkpoint(self, mode: str = "PASSIVE") -> None:
+        self.con.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
+    def files(self) -> tuple[bytes, bytes | None]:
+        wal = Path(self.path + "-wal")
+        return Path(self.path).read_bytes(), wal.read_bytes() if wal.exists() else None
+
+    def close(self) -> None:
+        self.con.close()
+        self._tmp.cleanup()

@@ -25,12 +25,13 @@ class FileOps:
 
     def __init__(self) -> None:
         self.steps = 0
-        self.log: list[tuple[str, str]] = []
+        self.log: list[tuple[str, str, str]] = []  # (operation, path, rename target or "")
 
-    def _gate(self, op: str, path: Path, torn: Callable[[], object] | None = None) -> None:
+    def _gate(self, op: str, path: Path, torn: Callable[[], object] | None = None,
+              dst: Path | None = None) -> None:
         """Called before every primitive; ``torn`` performs the partial effect of a write."""
         self.steps += 1
-        self.log.append((op, str(path)))
+        self.log.append((op, str(path), str(dst) if dst is not None else ""))
 
     # -- primitives -------------------------------------------------------------------------
 
@@ -63,7 +64,7 @@ class FileOps:
 
     def rename(self, src: Path, dst: Path) -> None:
         """Atomic rename (replaces a file ``dst``; a directory ``dst`` must not exist)."""
-        self._gate("rename", src)
+        self._gate("rename", src, dst=dst)
         os.rename(src, dst)
 
     def unlink(self, path: Path) -> None:
@@ -108,10 +109,11 @@ class FaultyOps(FileOps):
         self.crash_at = crash_at
         self.dead = False
 
-    def _gate(self, op: str, path: Path, torn: Callable[[], object] | None = None) -> None:
+    def _gate(self, op: str, path: Path, torn: Callable[[], object] | None = None,
+              dst: Path | None = None) -> None:
         if self.dead:
             raise Crash(f"already crashed; refused {op} {path}")
-        super()._gate(op, path, torn)
+        super()._gate(op, path, torn, dst)
         if self.steps == self.crash_at:
             self.dead = True
             if torn is not None:

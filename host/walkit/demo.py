@@ -1,0 +1,166 @@
+"""``walkit demo``: SQLite in WAL mode on the board's flash survives a power cut mid-write.
+
+The story, each step checked and printed:
+  1. boot the board on a blank flash (the firmware formats littlefs);
+  2. open a database in WAL mode with exclusive locking; commit batches of rows;
+  3. start a long write and cut the power while the target is programming the flash
+     (the harness watches the flash image file change, then stops the machine dead);
+  4. on the host, read the flash image, copy the database and its WAL out and let Python's
+     sqlite3 check them: integrity ok, every committed row there, the cut write all or nothing;
+  5. boot again on the same flash and check the same on the target.
+Exit status 0 only when every check passed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from .console import Console
+from .paths import build_dir
+from .target import Target
+
+BATCHES = 5
+ROWS_PER_BATCH = 20
+CUT_BATCH = 99
+CUT_ROWS = 20000  # rows in the write that the power cut interrupts
+DB = "/demo.db"
+
+
+class DemoFailure(Exception):
+    pass
+
+
+def _check(ok: bool, what: str) -> None:
+    print(f"  [{'ok' if ok else 'FAILED'}] {what}", flush=True)
+    if not ok:
+        raise DemoFailure(what)
+
+
+def _batches(rows) -> dict[int, int]:
+    return {b: n for b, n in rows}
+
+
+def _cut_during_write(t: Target, console: Console, conn: str) -> tuple[int, float, bool]:
+    """Starts the long INSERT, waits until the flash image changes, cuts the power.  Returns
+    (request id, seconds from request to cut, whether the reply had arrived before the cut)."""
+    before = os.stat(t.flash).st_mtime_ns
+    sql = ("INSERT INTO readings(batch, payload) "
+           "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+           "SELECT ?, printf('%080d', x) FROM c")
+    t0 = time.monotonic()
+    rid = console.start("sql", conn, sql, CUT_ROWS, CUT_BATCH)
+    deadline = t0 + 60
+    while os.stat(t.flash).st_mtime_ns == before:
+        if time.monotonic() > deadline:
+            raise DemoFailure("the target never wrote to its flash during the long INSERT")
+        time.sleep(0.001)
+    elapsed = time.monotonic() - t0
+    finished = f"@{rid} K".encode() in t.link.log_bytes()
+    t.power_cut()
+    return rid, elapsed, finished
+
+
+def _host_check(t: Target, committed: int) -> dict[int, int]:
+    files = {f.path: f.size for f in t.flash_files()}
+    print(f"  flash image holds: {', '.join(f'{p} ({n} bytes)' for p, n in sorted(files.items()))}")
+    _check(DB in files and DB + "-wal" in files, "the database and its -wal file are on the flash")
+    _check(DB + "-shm" not in files, "no -shm file on the flash")
+    with tempfile.TemporaryDirectory(prefix="walkit-demo-") as d:
+        local = Path(d) / "demo.db"
+        local.write_bytes(t.read_flash_file(DB))
+        Path(str(local) + "-wal").write_bytes(t.read_flash_file(DB + "-wal"))
+        con = sqlite3.connect(local)
+        try:
+            _check(con.execute("PRAGMA integrity_check").fetchall() == [("ok",)],
+                   "host sqlite3: PRAGMA integrity_check = ok")
+            by_batch = _batches(con.execute(
+                "SELECT batch, count(*) FROM readings GROUP BY batch ORDER BY batch").fetchall())
+        finally:
+            con.close()
+    got = sum(n for b, n in by_batch.items() if b != CUT_BATCH)
+    _check(got == committed, f"host sqlite3: all {committed} committed rows are there ({got})")
+    return by_batch
+
+
+def demo(board: str) -> int:
+    workdir = build_dir(board) / "demo"
+    flash = workdir / "flash.img"
+    workdir.mkdir(parents=True, exist_ok=True)
+    flash.unlink(missing_ok=True)
+    print(f"walkit demo on {board}: WAL on flash, a power cut mid-write, reboot, verify", flush=True)
+    t = Target(board, flash=flash, workdir=workdir)
+    try:
+        t.boot()
+        print(f"\n1. booted in {t.boot_seconds * 1000:.0f} ms on a blank flash:")
+        for line in t.boot_output.splitlines():
+            if line.startswith("walkit: "):
+                print(f"     | {line.strip()}")
+        c = t.console
+        c.open("demo", DB)
+        mode = c.sql("demo", "PRAGMA locking_mode=EXCLUSIVE").rows[0][0]
+        jm = c.sql("demo", "PRAGMA journal_mode=WAL").rows[0][0]
+        print("\n2. database in WAL mode, committed rows:")
+        _check(mode == "exclusive" and jm == "wal", f"locking_mode={mode}, journal_mode={jm}")
+        # A small page cache makes SQLite spill pages of a big write to the WAL early, so the
+        # power cut below lands while the write is programming the flash.
+        c.sql("demo", "PRAGMA cache_size=20")
+        c.sql("demo", "CREATE TABLE readings(id INTEGER PRIMARY KEY, batch INTEGER, payload TEXT)")
+        for b in range(1, BATCHES + 1):
+            c.sql("demo", "BEGIN")
+            for i in range(ROWS_PER_BATCH):
+                c.sql("demo", "INSERT INTO readings(batch, payload) VALUES (?, ?)",
+                      (b, f"batch {b} row {i}"))
+            c.sql("demo", "COMMIT")
+        committed = BATCHES * ROWS_PER_BATCH
+        print(f"     {BATCHES} transactions of {ROWS_PER_BATCH} rows committed ({committed} rows)")
+        names = {e[0] for e in c.ls("/")}
+        _check("demo.db-wal" in names and "demo.db-shm" not in names,
+               "on the target: demo.db-wal exists, no demo.db-shm")
+        stats = c.stats()
+
+        print(f"\n3. a write of {CUT_ROWS} more rows, and the power cut:")
+        rid, elapsed, finished = _cut_during_write(t, c, "demo")
+        print(f"     power cut {elapsed * 1000:.0f} ms after the write started, as the flash "
+              f"image changed; the write had {'already finished' if finished else 'not finished'}")
+        print(f"     (before the write: {stats['flash.prog_ops']} flash programs, "
+              f"{stats['flash.erase_ops']} erases since boot)")
+
+        print("\n4. the flash image, read on the host:")
+        by_batch = _host_check(t, committed)
+        cut_rows = by_batch.get(CUT_BATCH, 0)
+        _check(cut_rows in (0, CUT_ROWS),
+               f"host sqlite3: the interrupted write is all or nothing ({cut_rows} of {CUT_ROWS} rows)")
+
+        print("\n5. boot again on the same flash:")
+        t.boot()
+        print(f"     booted in {t.boot_seconds * 1000:.0f} ms")
+        c = t.console
+        c.open("demo", DB)
+        c.sql("demo", "PRAGMA locking_mode=EXCLUSIVE")
+        _check(c.sql("demo", "PRAGMA journal_mode").rows == [("wal",)], "journal_mode is still wal")
+        _check(c.sql("demo", "PRAGMA integrity_check").rows == [("ok",)],
+               "target: PRAGMA integrity_check = ok")
+        on_target = _batches(c.sql("demo", "SELECT batch, count(*) FROM readings GROUP BY batch "
+                                           "ORDER BY batch").rows)
+        _check(all(on_target.get(b) == ROWS_PER_BATCH for b in range(1, BATCHES + 1)),
+               f"target: every committed row is present ({committed})")
+        _check(on_target == by_batch, "target and host see the same rows")
+        if not finished:
+            _check(CUT_BATCH not in on_target, "target: no row of the interrupted write")
+        c.sql("demo", "INSERT INTO readings(batch, payload) VALUES (?, 'after the cut')",
+              (BATCHES + 1,))
+        _check(c.sql("demo", "SELECT count(*) FROM readings WHERE batch = ?", (BATCHES + 1,)).rows
+               == [(1,)], "the database takes new writes")
+        status = t.shutdown()
+        _check(status == 0, "clean shutdown")
+        print(f"\nwalkit demo: every check passed.  Console log: {t.console_log}")
+        return 0
+    except DemoFailure as e:
+        print(f"\nwalkit demo: FAILED: {e}.  Console log: {t.console_log}")
+        return 1
+    finally:
+        t.close()

@@ -90,7 +90,11 @@ class SnapshotStore:
             self.ops.mkdir(self.root)
             self.ops.fsync_dir(self.root.parent)
         self._lock()
-        self.snapshots: list[dict] = self._recover(create)
+        try:
+            self.snapshots: list[dict] = self._recover(create)
+        except BaseException:
+            self.close()  # the lock goes with the failed open, as it would with a dead process
+            raise
 
     # -- locking ----------------------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""The bare-metal OS port (vfs/os/bare.c: one task, no scheduler), compiled on the host with a
+board clock and exercised by tests/c/test_os_bare.c: primitives that can never succeed in a
+single task report WALKIT_OS_DEADLOCK instead of hanging, timeouts are waited out, and SQLite
+(mutexes, WAL with the heap WAL-index) runs on it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from walkit.native.build import build_program
+
+HERE = Path(__file__).parent
+
+EXPECTED = """
+mutex_lock mutex_relock_is_deadlock mutex_trylock_held_busy mutex_unlock
+mutex_unlock_free_is_error sem_forever_empty_is_deadlock sem_timeout_waits_it_out
+sem_give_then_take walkit_init double_enter_reported recursive_reenter_ok register wal_write
+wal_second_connection_reads no_other_os_errors
+""".split()
+
+
+def test_bare_port_on_host() -> None:
+    program = build_program("test_os_bare", [HERE / "c" / "test_os_bare.c"], port=None)
+    r = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
+    lines = r.stdout.splitlines()
+    failed = [l for l in lines if l.startswith("FAIL")]
+    assert not failed, "\n".join(failed) + "\n" + r.stderr
+    passed = {l.split()[1] for l in lines if l.startswith("ok ")}
+    missing = [n for n in EXPECTED if n not in passed]
+    assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
+    assert r.returncode == 0

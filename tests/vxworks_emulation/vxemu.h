@@ -1,0 +1,12 @@
+/* vxemu.h: controls of the host emulation itself (not VxWorks API), for tests. */
+#ifndef VXEMU_CONTROL_H
+#define VXEMU_CONTROL_H
+
+/* The next `count` semMCreate/semBCreate calls fail as VxWorks does when the kernel heap is
+ * exhausted: NULL with errno S_memLib_NOT_ENOUGH_MEMORY. */
+void vxemu_fail_sem_create(int count);
+
+/* Semaphores currently alive (created and not deleted). */
+int vxemu_live_semaphores(void);
+
+#endif

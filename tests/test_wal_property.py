@@ -16,7 +16,9 @@ Example counts: ``WALKIT_PROPERTY_EXAMPLES`` (default 40, the CI profile).  The 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
 import random
 import string
@@ -222,11 +224,28 @@ def test_corrupted_wal_reads_like_sqlite_reads_it(scenario, big_endian, data, tm
             assert (wal.valid, wal.end_reason) == (salt_from, "salt-mismatch")
         expected_status = 0 if wal.clean else 2
 
-    path = tmp_path_factory.mktemp("corrupt") / "x.wal"
+    d = tmp_path_factory.mktemp("corrupt")
+    path, db_path, out_path = d / "x.wal", d / "x.db", d / "c.wal"
     path.write_bytes(wal_bytes)
+    db_path.write_bytes(files.db)
     for argv in (["wal", "inspect", str(path)], ["wal", "inspect", "--json", str(path)]):
         rc, out, err = run_cli(*argv)
         assert rc == expected_status
         assert "Traceback" not in err
         if expected_status == 1:
             assert err.startswith("walkit: error: ") and err.count("\n") == 1
+    # compact: refused for an unusable header; otherwise a WAL that checkpoints to the same.
+    rc, out, err = run_cli("wal", "compact", str(path), str(out_path))
+    assert "Traceback" not in err
+    if expected_status == 1:
+        assert rc == 1 and not out_path.exists() and err.count("\n") == 1
+    else:
+        assert rc == 0 and sqlite_checkpoint(files.db, out_path.read_bytes()) == ref
+    # verify: a WAL cut short anywhere past its header still gives a transaction-consistent
+    # database (it applies); an unusable header does not apply and changes nothing.
+    rc, out, err = run_cli("wal", "verify", "--json", str(db_path), str(path))
+    assert "Traceback" not in err
+    report = json.loads(out)
+    assert rc == (2 if expected_status == 1 else 0), report["problems"]
+    assert report["after_checkpoint"]["sha256"] == hashlib.sha256(ref).hexdigest()
+    assert path.read_bytes() == wal_bytes and db_path.read_bytes() == files.db

@@ -251,7 +251,7 @@ class SnapshotStore:
         for meta in self.snapshots:
             try:
                 self.materialize(meta["id"])
-            except (WalkitError, WalFormatError) as e:
+            except WalkitError as e:  # WalFormatError included
                 problems.append(f"snapshot {meta['id']}: {e}")
         return problems
 

@@ -186,6 +186,8 @@ class Wal:
         """Where and why the valid prefix ends, in words."""
         nxt = self.valid + 1
         if self.end_reason == END_OF_FILE:
+            if not self.frames:
+                return "no frames after the header"
             return f"all {self.valid} frames valid to the end of the file"
         if self.end_reason == SHORT_FRAME:
             return (f"after frame {self.valid}: {self.trailing} trailing bytes, a frame is "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 
 import littlefs
 import pytest
@@ -39,7 +40,19 @@ def formatted(tmp_path_factory):
 
 @pytest.fixture
 def image(formatted, tmp_path):
-    return copy_image(formatted, tmp_path / "flash.img", BOARD)
+    path = tmp_path / "flash.img"
+    shutil.copyfile(formatted, path)
+    return path
+
+
+def test_copy_image_checks_the_size(formatted, tmp_path):
+    copy = copy_image(formatted, tmp_path / "copy.img", BOARD)
+    assert sha(copy) == sha(formatted)
+    with pytest.raises(WalkitError, match="already exists"):
+        copy_image(formatted, copy, BOARD)
+    with pytest.raises(WalkitError, match="needs exactly 16777216"):
+        copy_image(formatted, tmp_path / "other.img", "host-sim")
+    assert not (tmp_path / "other.img").exists()
 
 
 def test_blank_image_is_erased_flash_of_board_size(tmp_path):
@@ -226,10 +239,10 @@ def test_cli_create_put_ls_get(tmp_path, capsys, monkeypatch):
     (["image", "ls", "--board", "host-sim", "f.img"], "needs exactly 16777216"),
     (["image", "create", "f.img"], "already exists"),
 ])
-def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
+def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, formatted, argv, message):
     monkeypatch.chdir(tmp_path)
-    create_image("blank.img", BOARD)
-    create_image("f.img", BOARD, format=True)
+    (tmp_path / "blank.img").write_bytes(b"\xff" * load_board(BOARD).flash.size)
+    shutil.copyfile(formatted, tmp_path / "f.img")
     (tmp_path / "short.img").write_bytes(b"\xff" * 10)
     before = {p.name: sha(p) for p in tmp_path.iterdir()}
     rc, out, err = run_cli(capsys, *argv)

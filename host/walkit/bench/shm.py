@@ -12,7 +12,6 @@ one thread with two amounts of work, subtracting so that set-up cost cancels.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import statistics
@@ -21,8 +20,7 @@ import tempfile
 from pathlib import Path
 
 from .. import WalkitError
-from ..bootstrap import require_tool, sqlite_source
-from ..paths import cache_dir, repo_root
+from ..bootstrap import sqlite_source
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = {  # name: (threads, ops per thread) for the throughput runs
@@ -32,43 +30,26 @@ WORKLOADS = {  # name: (threads, ops per thread) for the throughput runs
 }
 
 
-def walkit_c_sources() -> list[Path]:
-    vfs = repo_root() / "vfs"
-    files = sorted(vfs.glob("*.c")) + sorted(vfs.glob("shm/*.c")) + sorted(vfs.glob("storage/*.c"))
-    return files + [vfs / "os" / "posix.c"]
+BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread")
 
 
-def _binaries(opt: str = "-O2") -> dict[str, Path]:
-    """Compile shm_bench twice (cached by the hash of every input)."""
-    cc = require_tool("cc", "gcc")
-    src = sqlite_source()
-    root = repo_root()
-    config = root / "vfs" / "walkit_sqlite_config.h"
-    inputs = [HERE / "shm_bench.c", config, src.dir / "sqlite3.c", *walkit_c_sources(),
-              *sorted((root / "vfs").rglob("*.h"))]
-    h = hashlib.sha256(opt.encode())
-    for f in inputs:
-        h.update(f.read_bytes())
-    out = cache_dir() / "bench" / h.hexdigest()[:16]
-    common = [cc, opt, "-g", "-include", str(config), "-I", str(src.dir), "-I", str(root / "vfs" / "include"),
-              "-I", str(root / "vfs"), "-DSQLITE_DEFAULT_MEMSTATUS=0"]
-    variants = {
-        "stock": common + ["-DSQLITE_OS_OTHER=0", str(HERE / "shm_bench.c"), str(src.dir / "sqlite3.c")],
-        "walkit": common + ["-DBENCH_WALKIT", "-DWALKIT_HOSTED=1", str(HERE / "shm_bench.c"),
-                            str(src.dir / "sqlite3.c"), *map(str, walkit_c_sources())],
-    }
-    bins = {}
-    out.mkdir(parents=True, exist_ok=True)
-    for name, cmd in variants.items():
-        exe = out / f"shm_bench_{name}"
-        if not exe.exists():
-            print(f"bench: compiling {name} (sqlite3.c takes a minute)", flush=True)
-            r = subprocess.run(cmd + ["-o", str(exe) + ".tmp", "-lpthread", "-lm"], capture_output=True, text=True)
-            if r.returncode != 0:
-                raise WalkitError(f"compiling shm_bench ({name}) failed: " + r.stderr.strip()[-2000:])
-            Path(str(exe) + ".tmp").rename(exe)
-        bins[name] = exe
-    return bins
+def _binaries() -> dict[str, Path]:
+    """shm_bench twice, through the host-native build (cached by the hash of every input):
+    stock = the amalgamation with SQLITE_OS_OTHER=0 (its unix VFS), walkit = the same
+    amalgamation and options with vfs/ (posix OS port, hostfile backend)."""
+    from ..native.build import CC, _run as run_cc, common_flags, build_program, sqlite_object
+
+    walkit = build_program("shm_bench_walkit", [HERE / "shm_bench.c"],
+                           flags=BENCH_FLAGS + ("-DBENCH_WALKIT",))
+    stock_flags = BENCH_FLAGS + ("-DSQLITE_OS_OTHER=0",)
+    sqlite_o = sqlite_object(stock_flags)
+    stock = sqlite_o.parent / "shm_bench_stock"
+    if not stock.exists():
+        tmp = stock.with_suffix(".tmp")
+        run_cc([CC, *common_flags(), *stock_flags, str(HERE / "shm_bench.c"), str(sqlite_o),
+                "-o", str(tmp), "-lpthread", "-lm"], "linking shm_bench (stock)")
+        tmp.rename(stock)
+    return {"stock": stock, "walkit": walkit}
 
 
 def _run(exe: Path, workload: str, threads: int, ops: int, prefix: list[str] | None = None) -> dict:
@@ -99,6 +80,7 @@ def _callgrind_instructions(exe: Path, workload: str, ops: int) -> int:
 
 def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True) -> str:
     bins = _binaries()
+    print(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}", flush=True)
     lines = ["walkit bench shm: stock unix VFS vs walkit VFS, same SQLite "
              f"{sqlite_source().version}, same options; median of {rounds} alternating rounds",
              f"{'workload':<10}{'threads':>8}{'ops':>9}{'stock ops/s':>14}{'walkit ops/s':>14}{'walkit/stock':>14}"]

@@ -71,6 +71,22 @@
 #define SQLITE_DEFAULT_MEMSTATUS 1
 #endif
 
+/* Blocking WAL-index locks.  walkit's heap WAL-index can wait for a lock slot to be released
+ * (the releaser wakes the waiter's semaphore) instead of returning SQLITE_BUSY and letting the
+ * busy handler sleep whole milliseconds.  With this option SQLite passes a timeout to the VFS
+ * (SQLITE_FCNTL_LOCK_TIMEOUT, from sqlite3_busy_timeout() or sqlite3_setlk_timeout()) around
+ * the locks where waiting is safe (WAL write lock, checkpoint locks, read-lock retries) and
+ * expects SQLITE_BUSY_TIMEOUT when it expires (value 1).  It needs a real sqlite3_mutex_try(),
+ * which vfs/mutex.c provides.  Without a busy timeout nothing blocks.  Build with
+ * -DWALKIT_BLOCKING_LOCKS=0 to compare with the non-blocking protocol (SQLite tests the macro
+ * with #ifdef, so 0 cannot be passed to SQLITE_ENABLE_SETLK_TIMEOUT itself). */
+#ifndef WALKIT_BLOCKING_LOCKS
+#define WALKIT_BLOCKING_LOCKS 1
+#endif
+#if WALKIT_BLOCKING_LOCKS && !defined(SQLITE_ENABLE_SETLK_TIMEOUT)
+#define SQLITE_ENABLE_SETLK_TIMEOUT 1
+#endif
+
 /* WAL must be compiled in: it is the point of walkit.  Refuse a configuration that omits it. */
 #ifdef SQLITE_OMIT_WAL
 #error "walkit needs WAL: remove SQLITE_OMIT_WAL"

@@ -1,0 +1,41 @@
+"""The ``session`` fixture: one walkit.sql.Session per test, for every place the scenarios run.
+
+BACKENDS lists them.  "native" is walkit's VFS compiled into this process (walkit.native, the
+hostfile backend over the test's tmp_path).  A board name (e.g. "qemu-virt-a15") runs the same
+scenarios on that board's console: add it to BACKENDS and it is opened with
+``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
+error, not a skip: listing a board means the scenarios are expected to pass there).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+BACKENDS = ["native"]
+
+
+def open_backend(name: str, tmp_path: Path):
+    if name == "native":
+        from walkit.native import open_session
+
+        return open_session(tmp_path)
+    target = importlib.import_module("walkit.target")
+    factory = getattr(target, "open_session", None)
+    if factory is None:
+        pytest.fail(f"backend {name!r} listed but walkit.target.open_session does not exist")
+    return factory(name, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def session(request, tmp_path):
+    s = open_backend(request.param, tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+    if request.param == "native":
+        # The WAL-index lives in memory: no scenario may ever leave a -shm file behind.
+        assert not sorted(tmp_path.rglob("*-shm")), "a -shm file was created"

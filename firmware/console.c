@@ -440,17 +440,17 @@ static void machine_request(console *c)
             fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: sql T<connection> T<sql> [values]");
             return;
         }
-        memcpy(name, args_v[0].p, args_v[0].n);
-        name[args_v[0].n] = 0;
-        k = find_conn(c, name);
-        if (!k) { fs.base.error(&fs.base, SQLITE_MISUSE, "no open connection of that name"); return; }
-        /* The decoded SQL lies inside the line buffer, before its token's old end: terminate it
-         * in place (the byte after it belonged to the encoding, or is the separator). */
-        ((char *)args_v[1].p)[args_v[1].n] = 0;
         if (memchr(args_v[1].p, 0, args_v[1].n)) {
             fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: NUL byte in the SQL text");
             return;
         }
+        /* The decoded SQL lies inside the line buffer, before its token's old end: terminate it
+         * in place (the byte after it belonged to the encoding, or is the separator). */
+        ((char *)args_v[1].p)[args_v[1].n] = 0;
+        memcpy(name, args_v[0].p, args_v[0].n);
+        name[args_v[0].n] = 0;
+        k = find_conn(c, name);
+        if (!k) { fs.base.error(&fs.base, SQLITE_MISUSE, "no open connection of that name"); return; }
         console_run_sql(k->db, (const char *)args_v[1].p, n - 2, args_v + 2, &fs.base);
         return;
     }

@@ -141,13 +141,16 @@ class ConsoleLink:
                 self._cond.wait(left)
 
     def expect(self, pattern: bytes, timeout: float, what: str | None = None) -> re.Match:
-        """Consumes output up to and including the first match of a regular expression."""
+        """Consumes output up to and including the first match of a regular expression.  The
+        match's ``string`` is the output it was found in, so ``m.string[:m.start()]`` is what
+        came before it."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         what = what or f"waiting for {pattern!r}"
         with self._cond:
             while True:
-                m = rx.search(self._buf)
+                # Search a copy: the match must keep its text after the buffer is consumed.
+                m = rx.search(bytes(self._buf))
                 if m:
                     del self._buf[:m.end()]
                     return m

@@ -247,13 +247,13 @@ class Target:
                 self._qmp.accept(max(0.1, deadline - time.monotonic()))
             except QmpError as e:
                 raise TargetError(f"boot: QMP: {e}", self.link.tail(), self._context()) from None
-        # 3. The firmware says it is ready.
-        start = len(self.link.log_bytes())
+        # 3. The firmware says it is ready.  The link is new for every boot, so its log is this
+        # boot's output.
         self.link.expect(rb"(?m)^" + READY_LINE, max(0.0, deadline - time.monotonic()),
                          f"boot: waiting for {READY_LINE.decode()!r} (boot_timeout "
                          f"{self.boot_timeout:.1f} s from board.toml)")
         self.boot_seconds = time.monotonic() - t0
-        self.boot_output = self.link.log_bytes()[start:].decode("utf-8", "replace")
+        self.boot_output = self.link.log_bytes().decode("utf-8", "replace")
         self.console = Console(self.link, self.timeout)
         if machine_mode:
             self.console.enter_machine_mode(self.boot_timeout)

@@ -1,0 +1,271 @@
+"""The console's machine mode, on every board: values survive the trip byte for byte, several
+named connections live at once, SQLite's errors arrive with their codes, and malformed or
+over-long input gets an error while the console stays usable."""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import struct
+
+import pytest
+
+from walkit.console import decode_value, encode_value
+from walkit.sql import SQLITE_BUSY, SQLITE_ERROR, SQLITE_MISUSE, SqlError
+
+SQLITE_RANGE = 25
+SQLITE_TOOBIG = 18
+SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+
+ALL_BYTES = bytes(range(256))
+TEXTS = [
+    "",
+    "plain",
+    " spaces  and\ttabs\r\nand newlines\n",
+    "%41 is not an escape here; 100% sure",
+    "".join(map(chr, range(1, 256))) + "\x00in the middle\x00",
+    "snowman \u2603, emoji \U0001F600, CJK \u6f22\u5b57",
+    # Bytes that are not UTF-8 at all, carried as lone surrogates (surrogateescape).
+    ALL_BYTES.decode("utf-8", "surrogateescape"),
+]
+BLOBS = [b"", ALL_BYTES, bytes(reversed(ALL_BYTES)) * 3, b"\n" * 10 + b"@1 K I0 I0\n", os.urandom(6000)]
+INTS = [0, 1, -1, 255, -(1 << 63), (1 << 63) - 1, 1 << 53]
+FLOATS = [0.0, -0.0, 1.5, -2.25, 1e308, -1e-308, 5e-324, math.pi, math.inf, -math.inf]
+
+
+def test_codec_round_trips_on_the_host():
+    for v in [None, *INTS, *FLOATS, *TEXTS, *BLOBS]:
+        tok = encode_value(v)
+        assert " " not in tok and "\n" not in tok and all(0x21 <= ord(c) < 0x7F for c in tok)
+        back = decode_value(tok)
+        assert type(back) is type(v)
+        if isinstance(v, float):
+            assert struct.pack(">d", back) == struct.pack(">d", v)
+        else:
+            assert back == v
+    with pytest.raises(OverflowError):
+        encode_value(1 << 63)
+    with pytest.raises(TypeError):
+        encode_value(object())
+
+
+@pytest.fixture
+def conn(shared_target, request):
+    """A connection of its own on the shared target, closed after the test."""
+    session = shared_target.session()
+    c = session.connect(f"/{request.node.name[:40].replace('[', '_').replace(']', '')}.db")
+    yield c
+    if shared_target.running:
+        session.close()
+
+
+def _same_float(a, b):
+    return isinstance(a, float) and struct.pack(">d", a) == struct.pack(">d", b)
+
+
+def test_every_value_survives_select_and_a_table(conn):
+    conn.execute("CREATE TABLE v(i INTEGER PRIMARY KEY, x)")
+    values = [None, *INTS, *FLOATS, *TEXTS, *BLOBS]
+    for v in values:
+        (back,), = conn.execute("SELECT ?", (v,))
+        assert _same_float(back, v) if isinstance(v, float) else (back == v and type(back) is type(v))
+    for i, v in enumerate(values):
+        conn.execute("INSERT INTO v VALUES (?, ?)", (i, v))
+    rows = conn.execute("SELECT i, x, typeof(x) FROM v ORDER BY i")
+    assert len(rows) == len(values)
+    for (i, back, typ), v in zip(rows, values):
+        expect = {type(None): "null", int: "integer", float: "real", str: "text", bytes: "blob"}[type(v)]
+        assert typ == expect
+        assert _same_float(back, v) if isinstance(v, float) else back == v
+
+
+def test_text_bytes_are_what_python_sqlite3_stores(conn):
+    """The target's hex() of each TEXT value equals Python's sqlite3 for the same string, so
+    the console carries the exact bytes (UTF-8, and raw bytes via surrogateescape)."""
+    ref = sqlite3.connect(":memory:")
+    for s in TEXTS:
+        (h,), = conn.execute("SELECT hex(?)", (s,))
+        assert h == s.encode("utf-8", "surrogateescape").hex().upper()
+        if not any("\udc80" <= ch <= "\udcff" for ch in s):  # Python's sqlite3 needs valid UTF-8
+            assert h == ref.execute("SELECT hex(?)", (s,)).fetchone()[0]
+    (h,), = conn.execute("SELECT hex(?)", (ALL_BYTES,))
+    assert h == ALL_BYTES.hex().upper()
+
+
+def test_nan_binds_as_null_as_sqlite_specifies(conn):
+    assert conn.execute("SELECT ?, typeof(?)", (math.nan, math.nan)) == [(None, "null")]
+
+
+def test_result_sets_changes_and_rowid(shared_target, conn):
+    conn.execute("CREATE TABLE r(id INTEGER PRIMARY KEY, s TEXT)")
+    conn.execute("INSERT INTO r(s) VALUES ('a'), ('b'), ('c')")
+    assert (conn.last.changes, conn.last.last_rowid) == (3, 3)
+    # Several statements: the rows are those of the last, parameters bind the last.
+    rows = conn.execute("UPDATE r SET s = upper(s); SELECT id, s FROM r WHERE id >= ? ORDER BY id", (2,))
+    assert rows == [(2, "B"), (3, "C")]
+    assert conn.last.columns == ["id", "s"]
+    assert conn.execute("SELECT * FROM r WHERE 0") == [] and conn.last.columns == ["id", "s"]
+
+
+def test_sqlite_errors_carry_their_codes(conn):
+    conn.execute("CREATE TABLE e(id INTEGER PRIMARY KEY)")
+    conn.execute("INSERT INTO e VALUES (1)")
+    with pytest.raises(SqlError) as e:
+        conn.execute("INSERT INTO e VALUES (1)")
+    assert e.value.code == SQLITE_CONSTRAINT_PRIMARYKEY and "UNIQUE" in e.value.message
+    assert e.value.sql == "INSERT INTO e VALUES (1)"
+    with pytest.raises(SqlError) as e:
+        conn.execute("SELEKT 1")
+    assert e.value.code == SQLITE_ERROR and "syntax error" in e.value.message
+    with pytest.raises(SqlError) as e:
+        conn.execute("SELECT ?, ?", (1,))
+    assert e.value.code == SQLITE_RANGE
+    with pytest.raises(SqlError) as e:
+        conn.execute("SELECT ?; SELECT 2", (1,))
+    assert e.value.code == SQLITE_RANGE
+    assert conn.execute("SELECT count(*) FROM e") == [(1,)]
+
+
+def test_several_named_connections_at_once(shared_target):
+    c = shared_target.console
+    names = [f"n{i}" for i in range(8)]
+    try:
+        for i, n in enumerate(names):
+            c.open(n, f"/multi{i}.db")
+            c.sql(n, "CREATE TABLE IF NOT EXISTS t(x)")
+            c.sql(n, "DELETE FROM t")
+        for round_ in range(3):
+            for i, n in enumerate(names):
+                c.sql(n, "INSERT INTO t VALUES (?)", (i * 100 + round_,))
+        for i, n in enumerate(names):
+            assert c.sql(n, "SELECT x FROM t ORDER BY x").rows == [(i * 100,), (i * 100 + 1,), (i * 100 + 2,)]
+        with pytest.raises(SqlError) as e:
+            c.open("ninth", "/ninth.db")
+        assert e.value.code == SQLITE_MISUSE and "too many" in e.value.message
+        with pytest.raises(SqlError, match="is open"):
+            c.open("n0", "/other.db")
+    finally:
+        for n in names:
+            try:
+                c.close_conn(n)
+            except SqlError:
+                pass
+    with pytest.raises(SqlError, match="no open connection"):
+        c.sql("n0", "SELECT 1")
+
+
+def test_second_connection_to_an_exclusive_wal_database_is_refused(shared_target):
+    c = shared_target.console
+    c.open("own", "/excl.db")
+    try:
+        assert c.sql("own", "PRAGMA locking_mode=EXCLUSIVE").rows == [("exclusive",)]
+        assert c.sql("own", "PRAGMA journal_mode=WAL").rows == [("wal",)]
+        c.sql("own", "CREATE TABLE IF NOT EXISTS t(x)")
+        c.sql("own", "INSERT INTO t VALUES (1)")
+        # SQLite: in EXCLUSIVE locking mode the first connection keeps its locks, so another
+        # connection cannot read: SQLITE_BUSY (or it cannot even be opened).
+        try:
+            c.open("other", "/excl.db")
+        except SqlError as e:
+            assert e.primary in (SQLITE_BUSY, 14), e
+        else:
+            try:
+                with pytest.raises(SqlError) as e:
+                    c.sql("other", "SELECT count(*) FROM t")
+                assert e.value.primary == SQLITE_BUSY
+            finally:
+                c.close_conn("other")
+        assert c.sql("own", "SELECT count(*) FROM t").rows[0][0] >= 1
+    finally:
+        c.close_conn("own")
+
+
+# ---- malformed input -----------------------------------------------------------------------
+
+
+def _still_works(c):
+    c.ping()
+    c.open("alive", "/alive.db")
+    try:
+        assert c.sql("alive", "SELECT 6 * 7").rows == [(42,)]
+    finally:
+        c.close_conn("alive")
+
+
+@pytest.mark.parametrize("line, expect", [
+    (b"garbage", "malformed request"),
+    (b"", "malformed request"),
+    (b"0 .ping", "malformed request"),
+    (b"99999999999 .ping", "malformed request"),
+    (b"\xff\xfe\x00\x01", "malformed request"),
+], ids=["words", "empty", "id-zero", "id-too-big", "binary"])
+def test_line_without_an_id_is_answered_with_id_0(shared_target, line, expect):
+    c = shared_target.console
+    c.send_raw(line)
+    with pytest.raises(SqlError, match=expect):
+        c.read_reply(0, timeout=10)
+    _still_works(c)
+
+
+MALFORMED = {
+    "unknown-verb": (b"bogus Tx", "the verb is sql or a .command"),
+    "unknown-command": (b".nonsense", "unknown command"),
+    "missing-argument": (b".open", "usage: .open"),
+    "sql-without-text": (b"sql Tc1", "sql T<connection> T<sql>"),
+    "unknown-token": (b"sql Tx TSELECT%201 Qbad", "unknown value token"),
+    "bad-integer": (b"sql Tx TSELECT%201 I12x", "bad integer token"),
+    "huge-integer": (b"sql Tx TSELECT%201 I99999999999999999999", "out of range"),
+    "short-float": (b"sql Tx TSELECT%201 Fabc", "16 hex digits"),
+    "odd-blob": (b"sql Tx TSELECT%201 B123", "even number"),
+    "bad-blob": (b"sql Tx TSELECT%201 Bzz", "bad hex digit"),
+    "cut-escape": (b"sql Tx T%4", "escape"),
+    "bad-escape": (b"sql Tx T%G0", "escape"),
+    "double-space": (b"sql Tx TSELECT%201  N", "empty value token"),
+    "raw-control": (b"sql Tx TSELECT\x01", "raw control"),
+    "nul-in-sql": (b"sql Tx TSELECT%00", "NUL byte"),
+    "nul-in-argument": (b".open Tn T%00x", "without NUL"),
+}
+
+
+@pytest.mark.parametrize("line, expect", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_request_gets_an_error_and_the_console_goes_on(shared_target, line, expect):
+    c = shared_target.console
+    rid = 900000 + list(MALFORMED.values()).index((line, expect))
+    c.send_raw(str(rid).encode() + b" " + line)
+    with pytest.raises(SqlError, match=expect):
+        c.read_reply(rid, timeout=10)
+    _still_works(c)
+
+
+def test_over_long_line_is_refused_whole(shared_target):
+    c = shared_target.console
+    c.open("long", "/long.db")
+    try:
+        c.sql("long", "CREATE TABLE IF NOT EXISTS t(b)")
+        c.sql("long", "DELETE FROM t")
+        # 65600 hex digits: just over the 65536-byte line limit (QEMU's PL011 takes the host's
+        # bytes one main-loop turn at a time, about 12 KiB/s: the line costs seconds there).
+        blob = b"\x5a" * 32800
+        line = b"990001 sql Tlong TINSERT%20INTO%20t%20VALUES(?) " + encode_value(blob).encode()
+        c.send_raw(line)
+        with pytest.raises(SqlError) as e:
+            c.read_reply(990001, timeout=20)
+        assert e.value.code == SQLITE_TOOBIG and "line too long" in e.value.message
+        assert c.sql("long", "SELECT count(*) FROM t").rows == [(0,)]  # nothing was executed
+        # Just under the limit still works.
+        ok = b"\x5a" * 32700
+        c.sql("long", "INSERT INTO t VALUES (?)", (ok,), timeout=60)
+        assert c.sql("long", "SELECT length(b) FROM t").rows == [(32700,)]
+    finally:
+        c.close_conn("long")
+    _still_works(c)
+
+
+def test_stale_replies_are_skipped(shared_target):
+    """A reply that arrives after its request timed out does not confuse the next request."""
+    c = shared_target.console
+    rid = c.start(".stats")
+    assert rid > 0
+    c.ping()  # reads past the .stats frames (another id) to its own reply
+    _still_works(c)

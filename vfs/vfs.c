@@ -224,10 +224,8 @@ static int wk_close(sqlite3_file *pf)
         inode_release(v, f->inode);
     }
     rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
-    if (f->delete_path) {
-        v->st->remove(v->st->ctx, f->delete_path, 0);
-        walkit_free(f->delete_path);
-    }
+    if (f->delete_on_close) v->st->remove(v->st->ctx, f->path, 0);
+    walkit_free(f->path);
     walkit_mutex_enter(v->lock, "xClose");
     v->nopen--;
     walkit_mutex_leave(v->lock, "xClose");
@@ -349,7 +347,7 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     walkit_vfs *v = pvfs->pAppData;
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = v->st;
-    char tmp[48];
+    char path[WALKIT_STORAGE_MAX_PATH];
     unsigned sflags = 0;
     int rc;
 
@@ -359,29 +357,28 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
         /* A temporary file SQLite names nothing: give it a unique hidden name. */
         unsigned char r[8];
         wk_randomness(pvfs, sizeof r, (char *)r);
-        sqlite3_snprintf(sizeof tmp, tmp, "/.walkit-tmp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+        sqlite3_snprintf(sizeof path, path, "/.walkit-tmp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                          r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-        name = tmp;
         flags |= SQLITE_OPEN_DELETEONCLOSE;
+    } else if (normalise_path(name, path, (int)sizeof path) != SQLITE_OK) {
+        /* SQLite passes xFullPathname's output; anything else is normalised the same way so
+         * that one file has one name in the lock table and the WAL-index registry. */
+        return SQLITE_CANTOPEN;
     }
-    if (name[0] != '/' || strlen(name) >= WALKIT_STORAGE_MAX_PATH) return SQLITE_CANTOPEN;
     if (flags & SQLITE_OPEN_CREATE) sflags |= WALKIT_ST_CREATE;
     if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
     if (flags & SQLITE_OPEN_READONLY) sflags |= WALKIT_ST_READONLY;
-    rc = st->open(st->ctx, name, sflags, &f->h);
+    rc = st->open(st->ctx, path, sflags, &f->h);
     if (rc == WALKIT_ST_ACCESS && (flags & SQLITE_OPEN_READWRITE)) {
         /* As SQLite expects of every VFS: a file we may not write is opened read-only. */
-        rc = st->open(st->ctx, name, WALKIT_ST_READONLY, &f->h);
+        rc = st->open(st->ctx, path, WALKIT_ST_READONLY, &f->h);
         if (rc == WALKIT_ST_OK)
             flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     }
     if (rc != WALKIT_ST_OK) return walkit_storage_rc(v, rc, SQLITE_CANTOPEN);
 
-    if (flags & SQLITE_OPEN_DELETEONCLOSE) {
-        f->delete_path = walkit_strdup(name);
-        if (!f->delete_path) goto nomem;
-    }
-    f->path = f->delete_path ? f->delete_path : name; /* SQLite keeps zName alive until close */
+    f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
+    if (!(f->path = walkit_strdup(path))) goto nomem;
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
         f->inode = inode_acquire(v, f->path);
         if (!f->inode) goto nomem;
@@ -396,10 +393,8 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
 
 nomem:
     st->close(st->ctx, f->h);
-    if (f->delete_path) {
-        st->remove(st->ctx, f->delete_path, 0);
-        walkit_free(f->delete_path);
-    }
+    if (f->delete_on_close) st->remove(st->ctx, path, 0);
+    walkit_free(f->path);
     return SQLITE_NOMEM;
 }
 

@@ -40,8 +40,8 @@ typedef struct walkit_file {
     walkit_inode *inode;           /* file-lock state shared per path (main and temp DBs) */
     int elock;                     /* SQLITE_LOCK_* this handle holds */
     int open_flags;                /* SQLITE_OPEN_* as opened */
-    char *delete_path;             /* SQLITE_OPEN_DELETEONCLOSE: removed at close */
-    const char *path;              /* full path (SQLite's zName or delete_path) */
+    char *path;                    /* normalised full path, owned */
+    int delete_on_close;           /* SQLITE_OPEN_DELETEONCLOSE: path is removed at close */
     walkit_shm_conn *shm;          /* this connection's WAL-index attachment, or NULL */
     int lock_timeout_ms;           /* SQLITE_FCNTL_LOCK_TIMEOUT: 0 = never block */
 } walkit_file;

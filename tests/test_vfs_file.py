@@ -1,0 +1,47 @@
+"""The walkit file layer (issue 3) called directly through sqlite3_vfs/sqlite3_io_methods on
+every storage backend (ram, littlefs on a RAM block device, hostfile): path normalisation,
+create/exclusive/missing opens, zero-filled short reads, visibility across handles before sync,
+truncate, delete (NOENT), delete-on-close, the five-level file lock between handles, honest
+sector size and device characteristics, ENOSPC on littlefs surfacing as SQLITE_FULL, API
+misuse.  The C program is tests/c/test_vfs_file.c."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from walkit.native.build import build_program
+
+HERE = Path(__file__).parent
+
+PER_BACKEND = """
+register fullpath_relative fullpath_slashes fullpath_above_root fullpath_too_long
+open_missing_without_create open_create open_exclusive_existing sector_size
+device_characteristics write_past_end gap_reads_zero short_read read_beyond_end
+second_handle_sees_unsynced_writes sync truncate_seen_by_other_handle access_exists delete
+access_after_delete delete_missing delete_on_close anonymous_temp_file shared_shared reserved
+second_reserved_busy check_reserved_seen_by_other exclusive_with_reader_busy pending_state
+pending_blocks_new_reader other_file_independent exclusive_after_reader_left
+exclusive_blocks_reader reader_after_downgrade no_reserved_after_downgrade
+reserved_after_downgrade close_releases_reserved randomness_differs current_time sleep
+unregister_busy unregister
+""".split()
+EXPECTED = [f"{b}.{c}" for b in ("ram", "littlefs", "hostfile") for c in PER_BACKEND] + [
+    "littlefs.sqlite_setup", "littlefs.enospc_is_sqlite_full", "littlefs.intact_after_full",
+] + [f"api.{c}" for c in """
+register_without_storage register_null register_copy_mode_not_yet register_ok
+register_duplicate_name unregister_unknown unregister_not_walkit hostfile_missing_root
+nostorage_vfs_cantopen memory_db_without_storage""".split()]
+
+
+def test_file_layer_on_every_backend(tmp_path):
+    program = build_program("test_vfs_file", [HERE / "c" / "test_vfs_file.c"])
+    r = subprocess.run([str(program), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    lines = r.stdout.splitlines()
+    failed = [l for l in lines if l.startswith("FAIL")]
+    assert not failed, "\n".join(failed) + "\n" + r.stderr
+    passed = {l.split()[1] for l in lines if l.startswith("ok ")}
+    missing = [n for n in EXPECTED if n not in passed]
+    assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
+    assert r.returncode == 0
+    assert not list(tmp_path.iterdir()), "every test file was deleted"

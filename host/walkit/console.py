@@ -28,6 +28,7 @@ from .sql import SqlError
 READY_LINE = b"walkit: ready"
 DEFAULT_TIMEOUT = 30.0
 TAIL_BYTES = 3000
+LOG_MEMORY = 8 << 20
 
 
 class TargetError(WalkitError):
@@ -92,6 +93,8 @@ class ConsoleLink:
                     return
                 self._buf += data
                 self._log += data
+                if len(self._log) > LOG_MEMORY:  # the file has everything; memory the tail
+                    del self._log[:len(self._log) - LOG_MEMORY // 2]
                 if self._logf:
                     self._logf.write(data)
                 self._cond.notify_all()
@@ -110,6 +113,11 @@ class ConsoleLink:
         with self._cond:
             data = bytes(self._log[-n:])
         return data.decode("utf-8", "replace")
+
+    def discard(self) -> None:
+        """Drops the unconsumed output (the log keeps it)."""
+        with self._cond:
+            self._buf.clear()
 
     def write(self, data: bytes) -> None:
         try:

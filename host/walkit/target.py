@@ -22,6 +22,7 @@ started under ``setpriv --pdeathsig KILL``).
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import select
 import shutil
@@ -156,6 +157,11 @@ class Target:
         if self._proc is None:
             state = "not started"
         else:
+            if self._proc.poll() is None and self.link is not None and self.link.eof:
+                try:  # the console closed: the process is on its way out; say how it ended
+                    self._proc.wait(2.0)
+                except subprocess.TimeoutExpired:
+                    pass
             self._poll_status()
             state = describe_status(self._proc.returncode)
         text = f"target {self.board.name} ({what} pid {self._proc.pid if self._proc else '-'}): {state}"
@@ -449,46 +455,67 @@ def interactive(board: str, flash: str | None = None, target: str = "walkit-fw")
         t.close()
 
 
+PROMPT = rb"(?:\w{1,15}|   \.\.\.)> $"  # the console's prompt, at the end of its output
+
+
+def _announce(text: str) -> None:
+    sys.stdout.write(f"\r\n[walkit: {text}]\r\n")
+    sys.stdout.flush()
+
+
 def _pump(t: Target, tty: bool) -> int:
-    """Moves keystrokes to the console until the run ends; returns the exit status."""
+    return _pump_tty(t) if tty else _pump_piped(t)
+
+
+def _pump_tty(t: Target) -> int:
+    """Keystrokes to the console as they come, until the target stops or Ctrl-]."""
     fd = sys.stdin.fileno()
     t.boot(machine_mode=False)
-    stdin_open = True
-    stop_deadline = None
     while True:
+        if t.link:
+            t.link.discard()  # a person reads the echo; nothing consumes the buffer
         if not t.running or (t.link and t.link.eof):
             status = t.wait_exit(10)
             if status == EXIT_REBOOT:
-                sys.stdout.write("\r\n[walkit: powering up again on the same flash]\r\n")
-                sys.stdout.flush()
+                _announce("powering up again on the same flash")
                 t.boot(machine_mode=False)
                 continue
-            sys.stdout.write(f"\r\n[walkit: target {describe_status(status)}]\r\n")
-            sys.stdout.flush()
+            _announce(f"target {describe_status(status)}")
             return status
-        if not stdin_open:
-            if time.monotonic() > stop_deadline:
-                t.power_cut()
-                sys.stdout.write(f"\r\n[walkit: no clean stop within {t.timeout:.0f} s of the end of "
-                                 "input: power cut]\r\n")
-                sys.stdout.flush()
-                return 1
-            time.sleep(0.05)
-            continue
         ready, _, _ = select.select([fd], [], [], 0.05)
         if not ready:
             continue
         data = os.read(fd, 4096)
-        if not data:
-            # End of piped input: ask for a clean stop once everything typed was answered.
-            stdin_open = False
-            stop_deadline = time.monotonic() + t.timeout
-            t.link.write(b"\n.shutdown\n")
-            continue
-        if tty and b"\x1d" in data:  # Ctrl-]
-            t.link.write(data[:data.index(b"\x1d")])
+        if not data or b"\x1d" in data:  # Ctrl-] (or the terminal went away)
+            if data:
+                t.link.write(data[:data.index(b"\x1d")])
             t.power_cut()
-            sys.stdout.write("\r\n[walkit: power cut]\r\n")
-            sys.stdout.flush()
+            _announce("power cut")
             return 0
         t.link.write(data)
+
+
+def _pump_piped(t: Target) -> int:
+    """Lines from a pipe, typed one at a time like a person: each waits for the console's
+    prompt (bytes sent ahead would be lost when the target reboots).  After the last line,
+    ``.shutdown``."""
+    t.boot(machine_mode=False)
+    t.link.expect(PROMPT, t.timeout, "the first prompt")
+    lines = (raw.rstrip(b"\r\n") for raw in sys.stdin.buffer)
+    for line in itertools.chain(lines, [b".shutdown"]):
+        t.link.write(line + b"\n")
+        try:
+            t.link.expect(PROMPT, t.timeout, f"the prompt after {line[:40]!r}")
+            continue
+        except TargetGone:
+            pass
+        status = t.wait_exit(10)
+        if status != EXIT_REBOOT:
+            _announce(f"target {describe_status(status)}")
+            return status
+        _announce("powering up again on the same flash")
+        t.boot(machine_mode=False)
+        t.link.expect(PROMPT, t.timeout, "the first prompt")
+    status = t.wait_exit(t.timeout)  # .shutdown answered with a prompt: it did not stop
+    _announce(f"target {describe_status(status)}")
+    return status

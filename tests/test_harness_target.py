@@ -1,0 +1,258 @@
+"""The harness itself, on every board: boot failures are errors that carry the console log,
+every wait ends, the emulator is always reaped, `walkit run` and the session factory work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from walkit.boards import load_board
+from walkit.console import TargetError, TargetGone, TargetTimeout
+from walkit.target import EXIT_REBOOT, Target, describe_status, open_session
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose, but only its parent can reap it.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _patch_function(elf: Path, symbol: str, code: bytes, out: Path) -> Path:
+    """A copy of `elf` whose function `symbol` starts with `code` (ELF32/64, little-endian)."""
+    data = bytearray(elf.read_bytes())
+    is64 = data[4] == 2
+    if is64:
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+        sh = lambda i: struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+        sym_fmt, sym_size = "<IBBHQQ", 24
+    else:
+        shoff, = struct.unpack_from("<I", data, 0x20)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x2E)
+        sh = lambda i: struct.unpack_from("<IIIIIIIIII", data, shoff + i * shentsize)
+        sym_fmt, sym_size = "<IIIBBH", 16
+    sections = [sh(i) for i in range(shnum)]
+    addr = None
+    for s in sections:
+        if s[1] != 2:  # SHT_SYMTAB
+            continue
+        strtab = sections[s[6]]
+        for off in range(s[4], s[4] + s[5], sym_size):
+            f = struct.unpack_from(sym_fmt, data, off)
+            name_off, value = f[0], (f[4] if is64 else f[1])
+            start = strtab[4] + name_off
+            if data[start:data.index(0, start)] == symbol.encode():
+                addr = value & ~1  # Thumb functions have bit 0 set
+    assert addr is not None, f"{symbol} not in {elf}"
+    for s in sections:
+        s_addr, s_off, s_size = s[3], s[4], s[5]
+        if s[1] == 1 and s_addr <= addr < s_addr + s_size:  # SHT_PROGBITS holding it
+            pos = s_off + (addr - s_addr)
+            data[pos:pos + len(code)] = code
+            out.write_bytes(data)
+            out.chmod(0o755)
+            return out
+    raise AssertionError(f"no section holds {symbol} at {addr:#x}")
+
+
+def test_corrupt_image_is_an_error_with_the_emulator_output(walkit_board, tmp_path):
+    bad = tmp_path / "corrupt.elf"
+    bad.write_bytes(b"\x7fELF" + os.urandom(4000))
+    bad.chmod(0o755)
+    t = Target(walkit_board, image=bad, workdir=tmp_path / "t", boot_timeout=5)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TargetError) as e:
+            t.boot()
+        assert time.monotonic() - t0 < 10
+        msg = str(e.value)
+        assert "boot:" in msg and "--- last console output ---" in msg
+        what = "QEMU output" if t.board.is_qemu else "host-sim process output"
+        assert what in msg  # the emulator said why (it is in process.log too)
+        assert not t.running
+    finally:
+        t.close()
+
+
+def test_firmware_that_never_gets_ready_times_out_with_its_console_log(walkit_board, walkit_image, tmp_path):
+    """console_main() patched into an endless loop: the boot lines appear, "ready" never does."""
+    loop = b"\xfe\xe7" if load_board(walkit_board).is_qemu else b"\xeb\xfe"  # Thumb / x86 `b .`
+    hung = _patch_function(walkit_image, "console_main", loop, tmp_path / walkit_image.name)
+    t = Target(walkit_board, image=hung, workdir=tmp_path / "t", boot_timeout=3)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TargetTimeout) as e:
+            t.boot()
+        assert 3 <= time.monotonic() - t0 < 8
+        msg = str(e.value)
+        assert "walkit: ready" in msg and "boot_timeout 3.0 s" in msg
+        assert "walkit: storage: flash was blank: formatted" in e.value.console_tail
+        pid = t._proc.pid
+        assert not t.running and _wait_dead(pid)
+        assert "formatted littlefs" in (tmp_path / "t" / "console.log").read_text()
+    finally:
+        t.close()
+
+
+def test_target_that_dies_mid_request_is_reported_with_status_and_output(target):
+    target.console.open("x", "/x.db")
+    os.kill(target._proc.pid, signal.SIGKILL)
+    with pytest.raises(TargetGone) as e:
+        for _ in range(100):  # the first writes may still land in the socket buffer
+            target.console.sql("x", "SELECT 1")
+            time.sleep(0.02)
+    assert "killed by SIGKILL" in str(e.value)
+    assert "walkit: ready" in e.value.console_tail
+
+
+def test_request_timeout_carries_the_console_output(target):
+    """A request the firmware is still working on when the wait ends."""
+    c = target.console
+    c.open("slow", "/slow.db")
+    t0 = time.monotonic()
+    with pytest.raises(TargetTimeout) as e:
+        c.sql("slow", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                      "SELECT count(*) FROM c", timeout=1.0)
+    assert 1.0 <= time.monotonic() - t0 < 3
+    assert "no answer within 1.0 s" in str(e.value) and "running" in str(e.value)
+    target.power_cut()  # the endless query never ends; power is the way out
+    target.boot()
+    target.console.ping()
+
+
+def test_power_cut_stops_the_machine_dead_and_reaps_it(target):
+    pid = target._proc.pid
+    target.power_cut()
+    assert not target.running and _wait_dead(pid)
+    assert target.exit_status == -signal.SIGKILL
+    target.power_cut()  # idempotent
+    with pytest.raises(TargetError, match="not running"):
+        target.session()
+
+
+def test_close_and_context_manager_reap(walkit_board, walkit_image, tmp_path):
+    with Target(walkit_board, image=walkit_image, workdir=tmp_path / "a") as t:
+        t.boot()
+        pid = t._proc.pid
+        assert _alive(pid)
+    assert _wait_dead(pid)
+    t2 = Target(walkit_board, image=walkit_image, workdir=tmp_path / "b")
+    try:
+        with pytest.raises(ZeroDivisionError):
+            with t2:
+                t2.boot()
+                pid2 = t2._proc.pid
+                1 / 0
+        assert _wait_dead(pid2)
+    finally:
+        t2.close()
+
+
+REAP_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from walkit.target import Target
+    t = Target(sys.argv[1], image=sys.argv[2], workdir=sys.argv[3])
+    t.boot()
+    print(t._proc.pid, flush=True)
+    sys.stdin.readline()
+    if sys.argv[4] == "hang":
+        time.sleep(60)
+    # "exit": leave without close(); atexit must reap the emulator
+""")
+
+
+@pytest.mark.parametrize("how", ["exit", "hang"])
+def test_emulator_is_reaped_when_the_harness_exits_or_is_killed(walkit_board, walkit_image, tmp_path, how):
+    p = subprocess.Popen([sys.executable, "-c", REAP_SCRIPT, walkit_board, str(walkit_image),
+                          str(tmp_path / "w"), how], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        pid = int(p.stdout.readline())
+        assert _alive(pid)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        if how == "hang":
+            time.sleep(0.2)
+            p.kill()  # SIGKILL: no atexit, no finally; the kernel's parent-death signal acts
+        assert p.wait(30) in (0, -signal.SIGKILL)
+        assert _wait_dead(pid), f"{walkit_board} emulator pid {pid} outlived the harness ({how})"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_console_reboot_powers_up_again(target):
+    db = target.session().connect("/r.db")
+    db.execute("CREATE TABLE t(x)")
+    db.execute("INSERT INTO t VALUES (1)")
+    target.console_reboot()
+    assert target.boots == 2
+    assert "littlefs mounted" in target.boot_output
+    assert target.session().connect("/r.db").execute("SELECT x FROM t") == [(1,)]
+    assert describe_status(EXIT_REBOOT).endswith("(asked to be rebooted)")
+
+
+def test_boot_times_are_measured(target):
+    limit = load_board(target.board.name).boot_timeout
+    assert 0 < target.boot_seconds < limit
+    target.reboot()
+    assert 0 < target.boot_seconds < limit
+
+
+def test_open_session_factory(walkit_board, tmp_path):
+    s = open_session(walkit_board, tmp_path / "sess")
+    t = s.target
+    db = s.connect("/f.db")
+    db.execute("CREATE TABLE t(x)")
+    db.execute("INSERT INTO t VALUES (?)", ("hello",))
+    assert db.execute("SELECT x FROM t") == [("hello",)]
+    assert s.exists("/f.db") and not s.exists("/nope.db") and not s.exists("/f.db-shm")
+    pid = t._proc.pid
+    s.close()
+    assert t.exit_status == 0 and _wait_dead(pid)
+    assert (tmp_path / "sess" / "console.log").is_file()
+    assert [f.path for f in t.flash_files()] == ["/f.db"]
+
+
+def _walkit_run(board, flash, stdin: str, timeout=120):
+    return subprocess.run([sys.executable, "-m", "walkit.cli", "run", "--board", board, "--flash", str(flash)],
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def test_walkit_run_types_piped_lines_into_the_console(walkit_board, walkit_image, tmp_path):
+    flash = tmp_path / "run.img"
+    r = _walkit_run(walkit_board, flash, ".open main /run.db\nCREATE TABLE t(x, y);\n"
+                                         "INSERT INTO t VALUES (7, 'seven'), (10, 'ten');\n"
+                                         "SELECT * FROM t;\n.reboot\n.open main /run.db\n"
+                                         "SELECT count(*) AS n FROM t;\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.replace("\r\n", "\n")
+    assert "main> SELECT * FROM t;\nx   y\n--  -----\n 7  seven\n10  ten\n(2 rows)\n" in out
+    assert "[walkit: powering up again on the same flash]" in out
+    assert "main> SELECT count(*) AS n FROM t;\nn\n-\n2\n(1 row)\n" in out
+    assert "[walkit: target exited with status 0]" in out
+    assert flash.stat().st_size == load_board(walkit_board).flash.size

@@ -119,7 +119,16 @@ class ConsoleLink:
         with self._cond:
             self._buf.clear()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, log: bool = False) -> None:
+        """Sends bytes.  With ``log``, the line also goes into the console log as ``>> line``
+        (machine-mode requests: the firmware does not echo them, and a log without the
+        questions explains little)."""
+        if log:
+            with self._cond:
+                entry = b">> " + data.rstrip(b"\n") + b"\n"
+                self._log += entry
+                if self._logf:
+                    self._logf.write(entry)
         try:
             self._sock.sendall(data)
         except OSError as e:
@@ -281,14 +290,14 @@ class Console:
         self._lock = threading.Lock()
 
     def enter_machine_mode(self, timeout: float | None = None) -> None:
-        self.link.write(b".mode machine\n")
+        self.link.write(b".mode machine\n")  # echoed by the firmware: no need to log it
         self.link.expect(rb"(?m)^@0 K I0 I0\r?$", timeout or self.timeout,
                          "switching the console to machine mode")
 
     def send_raw(self, line: bytes) -> None:
         """Writes a line as it is (tests of malformed input).  Replies to it carry id 0 when
         the line has no valid id."""
-        self.link.write(line + b"\n")
+        self.link.write(line + b"\n", log=True)
 
     def request(self, verb: str, *values: Any, timeout: float | None = None,
                 what: str | None = None) -> Result:
@@ -298,7 +307,7 @@ class Console:
             rid = self._next_id
             self._next_id += 1
             line = " ".join([str(rid), verb, *(encode_value(v) for v in values)])
-            self.link.write(line.encode("ascii") + b"\n")
+            self.link.write(line.encode("ascii") + b"\n", log=True)
             return self.read_reply(rid, timeout=timeout, what=what or f"request {rid} ({verb})")
 
     def start(self, verb: str, *values: Any) -> int:
@@ -308,7 +317,7 @@ class Console:
             rid = self._next_id
             self._next_id += 1
             line = " ".join([str(rid), verb, *(encode_value(v) for v in values)])
-            self.link.write(line.encode("ascii") + b"\n")
+            self.link.write(line.encode("ascii") + b"\n", log=True)
             return rid
 
     def read_reply(self, rid: int, timeout: float | None = None, what: str = "reply") -> Result:

@@ -446,6 +446,12 @@ class ConsoleSession:
                 return False
             raise
 
+    def __enter__(self) -> "ConsoleSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         try:
             for c in self._conns:

@@ -391,11 +391,18 @@ class Target:
             return img.read(path)
 
 
+_session_images: dict[str, Path] = {}
+
+
 def open_session(board: str, workdir: str | os.PathLike) -> ConsoleSession:
     """A booted target with a blank flash in ``workdir``, as a walkit.sql.Session; closing the
     session shuts the target down cleanly and reaps it (the factory the shared scenario tests
-    use)."""
-    target = Target(board, workdir=workdir)
+    use).  The firmware is built on the first call for a board in this process."""
+    if board not in _session_images:
+        from .build import build
+
+        _session_images[board] = build(board)
+    target = Target(board, image=_session_images[board], workdir=workdir)
     try:
         target.boot()
     except BaseException:

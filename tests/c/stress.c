@@ -1,11 +1,12 @@
 /* stress.c: concurrent WAL workload on the walkit VFS (heap WAL-index), as one process so it
  * can be built with -fsanitize=thread.  Driven by tests/test_vfs_stress.py.
  *
- *   stress ROOT_DIR WRITERS TXNS READERS [ACCOUNTS] [BUSY_TIMEOUT_MS]
+ *   stress ROOT_DIR WRITERS TXNS READERS [ACCOUNTS] [BUSY_TIMEOUT_MS] [CHECKPOINT_MS]
  *
  * WRITERS threads each commit TXNS transfers between random accounts (the sum of balances is
  * invariant); READERS threads repeatedly check the invariant inside a read transaction while
- * the writers run; one checkpointer thread cycles through PASSIVE, FULL, RESTART and TRUNCATE.
+ * the writers run; one checkpointer thread cycles through PASSIVE, FULL, RESTART and TRUNCATE
+ * every CHECKPOINT_MS (default 2; 0: no checkpointer, SQLite's auto-checkpoint only).
  * At the end: integrity_check, the invariant, and one line
  *   RESULT ok|FAIL key=value ...
  * Exit status 0 only if every transaction committed, every read saw the invariant, the
@@ -22,10 +23,14 @@
 
 #define BALANCE 1000
 
-static int accounts = 50, busy_timeout = 10000;
+static int accounts = 50, busy_timeout = 10000, checkpoint_ms = 2;
 static int writers_left;         /* guarded by state_lock */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static long commits, retries, reads, bad_reads, ckpt_ok, ckpt_busy, errors;
+/* Commit latency (first BEGIN attempt to successful COMMIT, retries included), in a histogram
+ * of power-of-two microsecond buckets; guarded by state_lock. */
+static long latency_hist[32];
+static double latency_max_us;
 static char first_error[256];
 
 static void note_error(const char *what, sqlite3 *db, int rc)
@@ -61,6 +66,35 @@ static sqlite3 *connect(void)
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static void note_latency(double us)
+{
+    int b = 0;
+    while (b < 31 && (double)(1L << (b + 1)) <= us) b++;
+    pthread_mutex_lock(&state_lock);
+    latency_hist[b]++;
+    if (us > latency_max_us) latency_max_us = us;
+    pthread_mutex_unlock(&state_lock);
+}
+
+/* The upper bound (us) of the bucket holding the q-quantile of commit latencies. */
+static long latency_quantile(double q)
+{
+    long total = 0, seen = 0;
+    for (int b = 0; b < 32; b++) total += latency_hist[b];
+    for (int b = 0; b < 32; b++) {
+        seen += latency_hist[b];
+        if (total && (double)seen >= q * (double)total) return 1L << (b + 1);
+    }
+    return 0;
+}
+
 static void *writer(void *arg)
 {
     int txns = *(int *)arg >> 8, id = *(int *)arg & 0xff;
@@ -71,6 +105,7 @@ static void *writer(void *arg)
                                  -1, &upd, NULL) != SQLITE_OK) {
         note_error("prepare", db, sqlite3_errcode(db));
     }
+    double t_first = now_us();
     for (int i = 0; db && upd && i < txns;) {
         int from = (int)(rand_r(&seed) % (unsigned)accounts) + 1;
         int to = (int)(rand_r(&seed) % (unsigned)accounts) + 1;
@@ -86,6 +121,9 @@ static void *writer(void *arg)
         if (rc == SQLITE_OK) rc = exec(db, "COMMIT");
         if (rc == SQLITE_OK) {
             i++;
+            double t = now_us();
+            note_latency(t - t_first);
+            t_first = t;
             pthread_mutex_lock(&state_lock);
             commits++;
             pthread_mutex_unlock(&state_lock);
@@ -167,7 +205,7 @@ static void *checkpointer(void *arg)
             note_error("checkpoint", db, rc);
             break;
         }
-        struct timespec t = { 0, 2000000 };
+        struct timespec t = { checkpoint_ms / 1000, (long)(checkpoint_ms % 1000) * 1000000L };
         nanosleep(&t, NULL);
     }
     sqlite3_close(db);
@@ -217,14 +255,16 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s ROOT_DIR WRITERS TXNS READERS [ACCOUNTS] [BUSY_TIMEOUT_MS]\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s ROOT_DIR WRITERS TXNS READERS [ACCOUNTS] [BUSY_TIMEOUT_MS] "
+                        "[CHECKPOINT_MS]\n", argv[0]);
         return 2;
     }
     int nw = atoi(argv[2]), txns = atoi(argv[3]), nr = atoi(argv[4]);
     if (argc > 5) accounts = atoi(argv[5]);
     if (argc > 6) busy_timeout = atoi(argv[6]);
-    if (nw < 1 || nw > 255 || txns < 1 || txns > (1 << 22) || nr < 0 || accounts < 2) {
+    if (argc > 7) checkpoint_ms = atoi(argv[7]);
+    if (nw < 1 || nw > 255 || txns < 1 || txns > (1 << 22) || nr < 0 || accounts < 2 ||
+        checkpoint_ms < 0) {
         fprintf(stderr, "stress: bad arguments\n");
         return 2;
     }
@@ -241,6 +281,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    int nc = checkpoint_ms > 0 ? 1 : 0;
     pthread_t *th = calloc((size_t)(nw + nr + 1), sizeof *th);
     int *warg = calloc((size_t)nw, sizeof *warg);
     writers_left = nw;
@@ -250,8 +291,8 @@ int main(int argc, char **argv)
         pthread_create(&th[i], NULL, writer, &warg[i]);
     }
     for (int i = 0; i < nr; i++) pthread_create(&th[nw + i], NULL, reader, NULL);
-    pthread_create(&th[nw + nr], NULL, checkpointer, NULL);
-    for (int i = 0; i < nw + nr + 1; i++) pthread_join(th[i], NULL);
+    if (nc) pthread_create(&th[nw + nr], NULL, checkpointer, NULL);
+    for (int i = 0; i < nw + nr + nc; i++) pthread_join(th[i], NULL);
     double elapsed = now_s() - t0;
 
     long sum = -1;
@@ -264,12 +305,13 @@ int main(int argc, char **argv)
     printf("RESULT %s commits=%ld retries=%ld reads=%ld bad_reads=%ld ckpt_ok=%ld ckpt_busy=%ld "
            "sum=%ld integrity=%s elapsed_ms=%.0f commits_per_s=%.0f shm_lock_calls=%llu "
            "shm_lock_busy=%llu shm_lock_waits=%llu file_lock_busy=%llu os_errors=%llu "
-           "blocking=%d error=\"%s\"\n",
+           "latency_p50_us=%ld latency_p99_us=%ld latency_max_us=%.0f blocking=%d error=\"%s\"\n",
            ok ? "ok" : "FAIL", commits, retries, reads, bad_reads, ckpt_ok, ckpt_busy, sum,
            integrity, elapsed * 1000, (double)commits / elapsed,
            (unsigned long long)s.shm_lock_calls, (unsigned long long)s.shm_lock_busy,
            (unsigned long long)s.shm_lock_waits, (unsigned long long)s.file_lock_busy,
-           (unsigned long long)s.os_errors, sqlite3_compileoption_used("ENABLE_SETLK_TIMEOUT"),
+           (unsigned long long)s.os_errors, latency_quantile(0.5), latency_quantile(0.99),
+           latency_max_us, sqlite3_compileoption_used("ENABLE_SETLK_TIMEOUT"),
            first_error);
     free(th);
     free(warg);

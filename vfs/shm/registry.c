@@ -94,12 +94,33 @@ int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn 
     return SQLITE_OK;
 }
 
-/* Wakes every waiter (node lock held): each re-checks its request; the list empties. */
+/* Whether a request fits the slot values in slot[]. */
+static int fits(const int *slot, int ofst, int n, int exclusive)
+{
+    if (!exclusive) return slot[ofst] >= 0;
+    for (int i = ofst; i < ofst + n; i++)
+        if (slot[i] != 0) return 0;
+    return 1;
+}
+
+/* Wakes, in arrival order, the waiters whose requests can now be granted together (node lock
+ * held): each woken one is assumed to take its lock, so a second writer behind the first stays
+ * asleep instead of waking only to find the slot taken again.  A woken waiter that then leaves
+ * without the lock calls this again, so no grantable waiter is left sleeping. */
 static void wake_waiters(walkit_shm_node *n)
 {
-    while (n->waiters) {
-        walkit_shm_conn *w = n->waiters;
-        n->waiters = w->next_waiter;
+    int sim[WALKIT_SHM_NLOCK];
+    memcpy(sim, n->slot, sizeof sim);
+    walkit_shm_conn **pp = &n->waiters;
+    while (*pp) {
+        walkit_shm_conn *w = *pp;
+        if (!fits(sim, w->want_ofst, w->want_n, w->want_excl)) {
+            pp = &w->next_waiter;
+            continue;
+        }
+        for (int i = w->want_ofst; i < w->want_ofst + w->want_n; i++)
+            sim[i] = w->want_excl ? -1 : sim[i] + 1;
+        *pp = w->next_waiter;
         w->next_waiter = NULL;
         w->waiting = 0;
         int rc = walkit_os_sem_give(w->wake);
@@ -206,8 +227,7 @@ static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive)
         c->shared_mask |= mask;
         return SQLITE_OK;
     }
-    for (int i = ofst; i < ofst + n; i++)
-        if (node->slot[i] != 0) return SQLITE_BUSY;
+    if (!fits(node->slot, ofst, n, 1)) return SQLITE_BUSY;
     for (int i = ofst; i < ofst + n; i++) node->slot[i] = -1;
     c->excl_mask |= mask;
     return SQLITE_OK;
@@ -216,7 +236,8 @@ static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive)
 /* Waits (node lock held on entry and on return) until a release wakes c or deadline_us passes.
  * Returns 1 if woken (or spuriously, which the caller's retry loop absorbs), 0 on timeout or
  * when waiting is impossible. */
-static int wait_for_release(walkit_shm_conn *c, int forever, uint64_t deadline_us)
+static int wait_for_release(walkit_shm_conn *c, int ofst, int n_slots, int exclusive,
+                            int forever, uint64_t deadline_us)
 {
     walkit_shm_node *n = c->node;
     int32_t ms = WALKIT_OS_FOREVER;
@@ -226,9 +247,14 @@ static int wait_for_release(walkit_shm_conn *c, int forever, uint64_t deadline_u
         ms = (int32_t)((deadline_us - now + 999u) / 1000u);
     }
     if (!c->wake && !(c->wake = walkit_os_sem_create())) return 0; /* no memory: don't block */
+    c->want_ofst = (uint8_t)ofst;
+    c->want_n = (uint8_t)n_slots;
+    c->want_excl = (uint8_t)exclusive;
     c->waiting = 1;
-    c->next_waiter = n->waiters;
-    n->waiters = c;
+    c->next_waiter = NULL;
+    walkit_shm_conn **tail = &n->waiters;
+    while (*tail) tail = &(*tail)->next_waiter;
+    *tail = c;
     WALKIT_STAT_ADD(shm_lock_waits, 1);
     walkit_mutex_leave(n->lock, "shm lock wait");
     int rc = walkit_os_sem_take(c->wake, ms);
@@ -272,11 +298,14 @@ int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_
         if (timeout_ms > 0) deadline = walkit_os_monotonic_us() + (uint64_t)timeout_ms * 1000u;
         while ((rc = try_acquire(c, ofst, n, exclusive)) == SQLITE_BUSY && timeout_ms != 0) {
             waited = 1;
-            if (!wait_for_release(c, timeout_ms < 0, deadline)) {
+            if (!wait_for_release(c, ofst, n, exclusive, timeout_ms < 0, deadline)) {
                 rc = try_acquire(c, ofst, n, exclusive); /* a last look after the deadline */
                 break;
             }
         }
+        /* Leaving without the lock after a wait: a wake meant for us may have passed over
+         * others, so let whoever can proceed now proceed. */
+        if (rc == SQLITE_BUSY && waited && node->waiters) wake_waiters(node);
     }
     walkit_mutex_leave(node->lock, "shm lock");
     if (rc == SQLITE_BUSY) {

@@ -29,7 +29,7 @@ typedef struct walkit_shm_conn walkit_shm_conn;
 
 /* One connection's attachment to a node.
  *   node: set at attach, immutable.
- *   next, shared_mask, excl_mask, waiting, next_waiter: guarded by node's mutex.
+ *   next, shared_mask, excl_mask, waiting, next_waiter, want_*: guarded by node's mutex.
  *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
  *     releasers under node's mutex.
  *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
@@ -38,8 +38,9 @@ struct walkit_shm_conn {
     walkit_shm_conn *next;
     uint16_t shared_mask;      /* slot i held SHARED by this connection: bit i */
     uint16_t excl_mask;        /* slot i held EXCLUSIVE by this connection: bit i */
-    int waiting;               /* on node's waiter list */
+    int waiting;               /* on node's waiter list (FIFO) */
     walkit_shm_conn *next_waiter;
+    uint8_t want_ofst, want_n, want_excl; /* the request it waits for */
     walkit_os_sem *wake;
     void *mode_data;
 };

@@ -66,3 +66,19 @@ def test_board_option_selects_boards(tmp_path):
     assert "2 passed" in r.stdout and "qemu-virt-a15" not in r.stdout
     r, _ = _run_user_tests(tmp_path, "--board", "no-such-board")
     assert r.returncode != 0 and "unknown board" in (r.stdout + r.stderr)
+
+
+def test_the_example_in_docs_writing_tests_passes(tmp_path):
+    """docs/writing-tests.md's first example, run as a user would (host-sim: the fast board)."""
+    import re
+
+    from walkit.paths import repo_root
+
+    doc = (repo_root() / "docs" / "writing-tests.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    (tmp_path / "test_my_app.py").write_text(code)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "--rootdir", str(tmp_path), "--board", "host-sim",
+                        str(tmp_path / "test_my_app.py")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "3 passed" in r.stdout, r.stdout + r.stderr

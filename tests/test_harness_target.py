@@ -256,3 +256,13 @@ def test_walkit_run_types_piped_lines_into_the_console(walkit_board, walkit_imag
     assert "main> SELECT count(*) AS n FROM t;\nn\n-\n2\n(1 row)\n" in out
     assert "[walkit: target exited with status 0]" in out
     assert flash.stat().st_size == load_board(walkit_board).flash.size
+
+
+def test_sessions_on_one_target_share_connection_names(target):
+    a, b = target.session(), target.session()
+    ca, cb = a.connect("/a.db"), b.connect("/b.db")
+    assert ca.name != cb.name
+    ca.execute("CREATE TABLE t(x)")
+    cb.execute("CREATE TABLE u(y)")
+    assert ca.execute("SELECT name FROM sqlite_master") == [("t",)]
+    assert cb.execute("SELECT name FROM sqlite_master") == [("u",)]

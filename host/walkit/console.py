@@ -287,7 +287,15 @@ class Console:
         self.link = link
         self.timeout = timeout
         self._next_id = 1
+        self._next_conn = 1
         self._lock = threading.Lock()
+
+    def new_connection_name(self) -> str:
+        """c1, c2, ...: unique for this console (every session on it shares the names)."""
+        with self._lock:
+            n = self._next_conn
+            self._next_conn += 1
+        return f"c{n}"
 
     def enter_machine_mode(self, timeout: float | None = None) -> None:
         self.link.write(b".mode machine\n")  # echoed by the firmware: no need to log it
@@ -424,12 +432,10 @@ class ConsoleSession:
     def __init__(self, console: Console, on_close: Callable[[], None] | None = None):
         self.console = console
         self._on_close = on_close
-        self._n = 0
         self._conns: list[ConsoleConnection] = []
 
     def connect(self, path: str) -> ConsoleConnection:
-        self._n += 1
-        name = f"c{self._n}"
+        name = self.console.new_connection_name()
         self.console.open(name, path)
         conn = ConsoleConnection(self.console, name, path)
         self._conns.append(conn)

@@ -4,6 +4,7 @@ every wait ends, the emulator is always reaped, `walkit run` and the session fac
 from __future__ import annotations
 
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -266,3 +267,62 @@ def test_sessions_on_one_target_share_connection_names(target):
     cb.execute("CREATE TABLE u(y)")
     assert ca.execute("SELECT name FROM sqlite_master") == [("t",)]
     assert cb.execute("SELECT name FROM sqlite_master") == [("u",)]
+
+
+def test_cpu_fault_is_reported_with_its_fault_line(walkit_board, walkit_image, tmp_path):
+    """console_main() replaced by an undefined instruction: the board's fault handler prints
+    "*** FAULT" and exits 127; boot fails saying so."""
+    udf = b"\x00\xde" if load_board(walkit_board).is_qemu else b"\x0f\x0b"  # Thumb udf / x86 ud2
+    bad = _patch_function(walkit_image, "console_main", udf, tmp_path / walkit_image.name)
+    t = Target(walkit_board, image=bad, workdir=tmp_path / "t", boot_timeout=5)
+    try:
+        with pytest.raises(TargetGone) as e:
+            t.boot()
+        assert "exited with status 127 (CPU fault" in str(e.value)
+        assert "*** FAULT: " in e.value.console_tail
+        assert t.exit_status == 127
+    finally:
+        t.close()
+
+
+def test_walkit_run_on_a_terminal(walkit_board, walkit_image, tmp_path):
+    """`walkit run` with a real terminal (a pty): raw keys reach the console, the echo comes
+    back, Ctrl-] leaves with a power cut."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: walkit run on the pty
+        os.execv(sys.executable, [sys.executable, "-m", "walkit.cli", "run", "--board",
+                                  walkit_board, "--flash", str(tmp_path / "tty.img")])
+    out = b""
+
+    def read_until(marker: bytes, timeout=60):
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while marker not in out:
+            assert time.monotonic() < deadline, out[-2000:]
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    break
+        return out
+
+    try:
+        read_until(b"walkit> ")
+        os.write(fd, b".open main /tty.db\r")
+        read_until(b"main> ")
+        os.write(fd, b"SELECT 40+2 AS v;\r")
+        read_until(b"(1 row)")
+        assert b"main> SELECT 40+2 AS v;\r\nv\r\n--\r\n42\r\n(1 row)" in out  # echo, then the table
+        os.write(fd, b"\x1d")  # Ctrl-]
+        read_until(b"[walkit: power cut]")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)

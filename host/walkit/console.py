@@ -62,19 +62,19 @@ class ConsoleProtocolError(TargetError):
 class ConsoleLink:
     """A connected console socket, read by a thread into a buffer and a log file.
 
-    ``context`` is called when a wait fails, to add what the caller knows (process state, exit
-    status, the emulator's own log) to the error.
+    ``context(gone)`` is called when a wait fails, to add what the caller knows (process state,
+    exit status, the emulator's own log) to the error; ``gone`` says the console went away.
     """
 
     def __init__(self, sock: socket.socket, log_path: Path | None = None,
-                 context: Callable[[], str] | None = None,
+                 context: Callable[[bool], str] | None = None,
                  on_data: Callable[[bytes], None] | None = None):
         self._sock = sock
         self._cond = threading.Condition()
         self._buf = bytearray()     # not yet consumed by read_line()/expect()
         self._log = bytearray()     # everything ever received
         self._eof = False
-        self._context = context or (lambda: "")
+        self._context = context or (lambda gone: "")
         self._on_data = on_data
         self._logf = open(log_path, "ab", buffering=0) if log_path else None
         self._thread = threading.Thread(target=self._reader, name="walkit-console", daemon=True)
@@ -135,10 +135,11 @@ class ConsoleLink:
             raise self._gone(f"cannot write to the console: {e}") from None
 
     def _gone(self, what: str) -> TargetGone:
-        return TargetGone(what, self.tail(), self._context())
+        return TargetGone(what, self.tail(), self._context(True))
 
     def _timeout(self, what: str, timeout: float) -> TargetTimeout:
-        return TargetTimeout(f"{what}: no answer within {timeout:.1f} s", self.tail(), self._context())
+        return TargetTimeout(f"{what}: no answer within {timeout:.1f} s", self.tail(),
+                             self._context(False))
 
     def read_line(self, timeout: float, what: str = "waiting for a console line") -> bytes:
         """The next line (without CR LF) of what arrived since the last read."""
@@ -337,7 +338,10 @@ class Console:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self.link._timeout(what, timeout)
-            line = self.link.read_line(left, what)
+            try:
+                line = self.link.read_line(left, what)
+            except TargetTimeout:  # say the request's timeout, not what was left of it
+                raise self.link._timeout(what, timeout) from None
             if not line.startswith(b"@"):
                 continue  # a log line: it is in the console log already
             if not line.startswith(prefix):

@@ -151,14 +151,16 @@ class Target:
             return ""
         return data.decode("utf-8", "replace").strip()
 
-    def _context(self) -> str:
-        """What an error on this target should say beside the console output."""
+    def _context(self, gone: bool = False) -> str:
+        """What an error on this target should say beside the console output.  ``gone``: the
+        console closed or broke, so the process is on its way out: wait a moment to say how it
+        ended."""
         what = "QEMU" if self.board.is_qemu else "host-sim process"
         if self._proc is None:
             state = "not started"
         else:
-            if self._proc.poll() is None and self.link is not None and self.link.eof:
-                try:  # the console closed: the process is on its way out; say how it ended
+            if self._proc.poll() is None and (gone or (self.link is not None and self.link.eof)):
+                try:
                     self._proc.wait(2.0)
                 except subprocess.TimeoutExpired:
                     pass

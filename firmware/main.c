@@ -1,6 +1,5 @@
 /* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (storage.c policy),
  * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
-#include <stdio.h>
 #include "board.h"
 #include "console.h"
 #include "flash.h"

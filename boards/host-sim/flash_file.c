@@ -125,8 +125,8 @@ flash_dev *board_flash(void)
         return NULL;
     }
     if (fstat(flash_fd, &st) != 0 || st.st_size != (off_t)WALKIT_FLASH_SIZE) {
-        fw_log("flash: %s is %lld bytes; board.toml says %u", path,
-                     (long long)st.st_size, (unsigned)WALKIT_FLASH_SIZE);
+        fw_log("flash: %s is %lu bytes; board.toml says %lu", path, (unsigned long)st.st_size,
+               (unsigned long)WALKIT_FLASH_SIZE);
         close(flash_fd);
         flash_fd = -1;
         return NULL;

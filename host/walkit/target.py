@@ -198,6 +198,8 @@ class Target:
             self._teardown_links()
             self.boots += 1
             self.exit_status = None
+            # The socket folder lives in /tmp, where a cleaner may remove it between boots.
+            self._sockdir.mkdir(mode=0o700, exist_ok=True)
             console_sock, qmp_sock = self._sockdir / "console", self._sockdir / "qmp"
             for p in (console_sock, qmp_sock):
                 p.unlink(missing_ok=True)

@@ -1,10 +1,11 @@
 """The ``session`` fixture: one walkit.sql.Session per test, for every place the scenarios run.
 
 BACKENDS lists them.  "native" is walkit's VFS compiled into this process (walkit.native, the
-hostfile backend over the test's tmp_path).  A board name (e.g. "qemu-virt-a15") runs the same
-scenarios on that board's console: add it to BACKENDS and it is opened with
+hostfile backend over the test's tmp_path).  A board name runs the same scenarios on that
+board's firmware console (littlefs on its flash): one more line in BACKENDS, opened with
 ``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
-error, not a skip: listing a board means the scenarios are expected to pass there).
+error, not a skip: listing a board means the scenarios are expected to pass there).  Boards
+carry the ``qemu`` mark so a run without QEMU can deselect them (-m "not qemu").
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-BACKENDS = ["native"]
+BACKENDS = [
+    "native",
+    pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
+]
 
 
 def open_backend(name: str, tmp_path: Path):

@@ -17,6 +17,7 @@ import pytest
 
 BACKENDS = [
     "native",
+    "host-sim",
     pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
 ]
 

@@ -91,6 +91,13 @@ typedef struct flash_dev {
     void *hook_ctx;
 } flash_dev;
 
+/* Designated initialisers for the geometry fields, as board.toml's [flash] table gives them
+ * (every driver's flash_dev starts from these, so the geometry is written in one place). */
+#define FLASH_DEV_BOARD_GEOMETRY                                                              \
+    .size = WALKIT_FLASH_SIZE, .erase_block = WALKIT_FLASH_ERASE_BLOCK,                       \
+    .prog_size = WALKIT_FLASH_PROG_SIZE, .read_size = WALKIT_FLASH_READ_SIZE,                 \
+    .fs_offset = WALKIT_FLASH_FS_OFFSET, .fs_size = WALKIT_FLASH_FS_SIZE
+
 /* The board's flash, probed and ready, or NULL when there is none or it does not answer as
  * board.toml says it should (the reason was printed with board_log). */
 flash_dev *board_flash(void);

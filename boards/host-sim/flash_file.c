@@ -77,12 +77,7 @@ static const flash_ops file_ops = { file_read, file_prog, file_erase };
 static flash_dev dev = {
     .name = "file",
     .base = 0,
-    .size = WALKIT_FLASH_SIZE,
-    .erase_block = WALKIT_FLASH_ERASE_BLOCK,
-    .prog_size = WALKIT_FLASH_PROG_SIZE,
-    .read_size = WALKIT_FLASH_READ_SIZE,
-    .fs_offset = WALKIT_FLASH_FS_OFFSET,
-    .fs_size = WALKIT_FLASH_FS_SIZE,
+    FLASH_DEV_BOARD_GEOMETRY,
     .ops = &file_ops,
     .ctx = NULL,
 };

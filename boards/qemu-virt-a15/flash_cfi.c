@@ -139,12 +139,7 @@ static int query_byte(uint32_t i)
 static flash_dev dev = {
     .name = "cfi-intel",
     .base = WALKIT_FLASH_BASE,
-    .size = WALKIT_FLASH_SIZE,
-    .erase_block = WALKIT_FLASH_ERASE_BLOCK,
-    .prog_size = WALKIT_FLASH_PROG_SIZE,
-    .read_size = WALKIT_FLASH_READ_SIZE,
-    .fs_offset = WALKIT_FLASH_FS_OFFSET,
-    .fs_size = WALKIT_FLASH_FS_SIZE,
+    FLASH_DEV_BOARD_GEOMETRY,
     .ops = &cfi_ops,
     .ctx = &bank,
 };

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from .. import WalkitError
+from ..inputs import read_input
 from .store import Taken, open_store
 
 DEFAULT_STORE = "walkit-snapshots"
@@ -37,15 +38,6 @@ def _report(t: Taken) -> None:
     print(f"  ({t.reason})")
 
 
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WalkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise WalkitError(f"{path}: is a directory") from None
-
-
 def cmd_take(args) -> int:
     from .device import pull_from_image
 
@@ -59,9 +51,9 @@ def cmd_take(args) -> int:
 
 
 def cmd_add(args) -> int:
-    db = _read(args.db)
+    db = read_input(args.db)
     wal_path = args.wal or args.db + "-wal"
-    wal = _read(wal_path) if args.wal or os.path.exists(wal_path) else None
+    wal = read_input(wal_path) if args.wal or os.path.exists(wal_path) else None
     with open_store(args.store) as store:
         _print_recovery(store)
         _report(store.take(db, wal, os.path.abspath(args.db), full=args.full))

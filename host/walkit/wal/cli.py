@@ -12,21 +12,11 @@ import os
 from pathlib import Path
 
 from .. import WalkitError
+from ..inputs import read_input
 from .format import Wal, WalFormatError, read_wal
 from .ops import Verdict, compact, db_info, sha256, verify
 
 EXIT_NOT_CLEAN = 2
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise WalkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise WalkitError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise WalkitError(f"{path}: permission denied") from None
 
 
 def _n(count: int, noun: str) -> str:
@@ -175,8 +165,8 @@ def verify_text(v: Verdict, db_name: str, wal_name: str) -> str:
 
 
 def cmd_verify(args) -> int:
-    db = _read(args.db)
-    wal_data = _read(args.wal)
+    db = read_input(args.db)
+    wal_data = read_input(args.wal)
     v = verify(db, wal_data, args.db, args.wal, integrity=not args.no_integrity)
     if args.json:
         print(json.dumps(verify_dict(v, args.db, args.wal), indent=2))

@@ -41,6 +41,14 @@ def session(request, tmp_path):
         yield s
     finally:
         s.close()
+    # The WAL-index lives in memory: no scenario may ever leave a -shm file behind, neither in
+    # the host directory (native) nor in the littlefs on the board's flash image.
     if request.param == "native":
-        # The WAL-index lives in memory: no scenario may ever leave a -shm file behind.
         assert not sorted(tmp_path.rglob("*-shm")), "a -shm file was created"
+    else:
+        from walkit.image import open_image
+
+        with open_image(tmp_path / "flash.img", request.param) as img:
+            names = [f.path for f in img.files()]
+        assert names, "the scenario left nothing on the flash: wrong image?"
+        assert not [n for n in names if n.endswith("-shm")], f"a -shm file on the flash: {names}"

@@ -132,3 +132,17 @@ def test_build_fails_naming_the_object_when_an_image_references_mmap(tmp_path, m
     assert "forbidden symbol 'mmap' referenced by" in msg and "uses_mmap.c.o" in msg
     # the failed image is gone, so the next build cannot mistake it for an up-to-date one
     assert not (tmp_path / "build" / "host-sim" / "walkit-smoke").exists()
+
+
+def test_linkcheck_refuses_a_stripped_image_instead_of_passing_it(tmp_path):
+    src = tmp_path / "m.c"
+    src.write_text((ROOT / "tests/data/uses_mmap.c").read_text() + "\nint main(void) { return 0; }\n")
+    exe = tmp_path / "static-mmap"
+    subprocess.run(["cc", "-static", str(src), "-o", str(exe)], check=True)
+    assert linkcheck(exe)  # unstripped: the reference is found
+    subprocess.run(["strip", "--strip-all", str(exe)], check=True)
+    with pytest.raises(WalkitError, match="no symbol table"):
+        linkcheck(exe)
+    r = subprocess.run([sys.executable, "-m", "walkit.cli", "linkcheck", str(exe)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no symbol table" in r.stderr and "Traceback" not in r.stderr

@@ -41,6 +41,7 @@ class ElfFile:
     little: bool
     etype: int           # 1 relocatable, 2 executable, 3 shared/PIE
     symbols: list[Symbol]
+    has_symbol_table: bool  # False: stripped of .symtab and without .dynsym: nothing to read
 
 
 def _parse(data: bytes, name: str) -> ElfFile:
@@ -64,10 +65,12 @@ def _parse(data: bytes, name: str) -> ElfFile:
             shfmt, symfmt, symsize = e + "IIIIIIIIII", e + "IIIBBH", 16
         sections = [struct.unpack_from(shfmt, data, shoff + i * shentsize) for i in range(shnum)]
         symbols: list[Symbol] = []
+        has_table = False
         for sh in sections:
             _name, stype, _fl, _addr, off, size, link, _info, _al, entsize = sh
             if stype not in (SHT_SYMTAB, SHT_DYNSYM):
                 continue
+            has_table = True
             stroff, strsize = sections[link][4], sections[link][5]
             strtab = data[stroff:stroff + strsize]
             for i in range(1, size // (entsize or symsize)):
@@ -77,11 +80,13 @@ def _parse(data: bytes, name: str) -> ElfFile:
                 else:
                     st_name, value, ssize, st_info, _other, shndx = raw
                 end = strtab.find(b"\0", st_name)
+                if end < 0:
+                    raise WalkitError(f"{name}: corrupt string table (unterminated symbol name)")
                 sname = strtab[st_name:end].decode("utf-8", "replace")
                 symbols.append(Symbol(sname, value, ssize, st_info & 15, st_info >> 4, shndx))
     except (struct.error, IndexError):
         raise WalkitError(f"{name}: corrupt or truncated ELF file") from None
-    return ElfFile(name, machine, is_64, little, etype, symbols)
+    return ElfFile(name, machine, is_64, little, etype, symbols, has_table)
 
 
 def _archive_members(data: bytes, name: str):

@@ -38,6 +38,10 @@ def forbidden_symbols(path: str | Path) -> dict[str, dict[str, list[str]]]:
     file is the ELF itself or ``archive(member)``."""
     found: dict[str, dict[str, list[str]]] = {}
     for elf in read_elves(path):
+        if not elf.has_symbol_table:
+            # A stripped static image would otherwise pass: absence of evidence is not a pass.
+            raise WalkitError(f"{elf.name}: no symbol table (stripped?): cannot check it; "
+                              "run the check on the unstripped image")
         for s in elf.symbols:
             name = _base(s.name)
             if s.type == STT_FILE or name not in FORBIDDEN:

@@ -2,7 +2,10 @@
 BOARD ?= qemu-virt-a15
 PY ?= python3
 VENV := .venv/bin
+# The tests run on every board, so `make test` bootstraps them all; the others need host-sim
+# (the host tools' native build) and the board asked for.
 BOOT = PYTHONPATH=host $(PY) -m walkit.bootstrap --boards host-sim,$(BOARD)
+BOOT_ALL = PYTHONPATH=host $(PY) -m walkit.bootstrap --boards all
 
 .PHONY: bootstrap image run demo test size clean
 bootstrap:
@@ -13,7 +16,8 @@ run: bootstrap
 	@$(VENV)/walkit run --board $(BOARD)
 demo: bootstrap
 	@$(VENV)/walkit demo --board $(BOARD)
-test: bootstrap
+test:
+	@$(BOOT_ALL)
 	@$(VENV)/walkit test
 size: bootstrap
 	@$(VENV)/walkit size --board $(BOARD)

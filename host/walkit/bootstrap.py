@@ -104,6 +104,14 @@ _NETWORK_HINTS = re.compile(
 )
 
 
+def _error_line(stderr: str, stdout: str) -> str:
+    """The line of a failed client's output that says what went wrong: its last line marked as
+    an error (pip's "ERROR:", npm's "npm error"/"npm ERR!"), else the last line it printed."""
+    lines = [l.strip() for l in (stderr + "\n" + stdout).splitlines() if l.strip()]
+    marked = [l for l in lines if l.startswith(("ERROR", "npm error", "npm ERR!"))]
+    return (marked or lines or ["no output"])[-1]
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -183,14 +191,21 @@ def _download(p: Pinned, into: Path) -> Path:
         npm = require_tool("npm", "npm")
         cmd = [npm, "pack", p.spec, "--ignore-scripts", "--pack-destination", str(into)]
     elif p.client == "pip":
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+        # The venv's pip: Debian's own python3 comes without pip (python3-pip is separate).
+        venv_py = venv_dir() / "bin" / "python"
+        py = str(venv_py) if venv_py.exists() else sys.executable
+        cmd = [py, "-m", "pip", "download", "--no-deps", "--no-binary",
                p.spec.split("==")[0], p.spec, "-d", str(into), "--disable-pip-version-check"]
     else:  # pragma: no cover - table above is closed
         raise WalkitError(f"unknown registry client {p.client}")
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=into, timeout=600)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=into, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise WalkitError(f"cannot fetch {p.spec}: `{' '.join(cmd[:3])} ...` got no answer in "
+                          f"600 s: is the {p.client} registry reachable?") from None
     if r.returncode != 0:
         text = (r.stderr + r.stdout).strip()
-        last = text.splitlines()[-1] if text else "no output"
+        last = _error_line(r.stderr, r.stdout)
         if _NETWORK_HINTS.search(text):
             raise WalkitError(
                 f"cannot fetch {p.spec}: the {p.client} registry is not reachable ({last})"
@@ -334,12 +349,15 @@ def ensure_venv() -> Path:
         return venv
     if not py.exists():
         _say(f"creating {venv}")
-        r = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "venv", str(venv)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0 and "ensurepip" in r.stdout + r.stderr:
+            # Debian splits venv support out of python3: install it (root) or say how.
+            shutil.rmtree(venv, ignore_errors=True)
+            ensure_debs(["python3-venv"])
+            r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            raise WalkitError(
-                f"cannot create {venv}: {r.stderr.strip().splitlines()[-1:]}; "
-                "install it with `apt-get install -y python3-venv`"
-            )
+            raise WalkitError(f"cannot create {venv}: {_error_line(r.stderr, r.stdout)}")
     _say("installing walkit[test] into .venv (pip)")
     r = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{root}[test]"],
@@ -347,7 +365,7 @@ def ensure_venv() -> Path:
     )
     if r.returncode != 0:
         text = (r.stderr + r.stdout).strip()
-        last = text.splitlines()[-1] if text else "no output"
+        last = _error_line(r.stderr, r.stdout)
         if _NETWORK_HINTS.search(text):
             raise WalkitError(f"cannot install walkit's Python packages: PyPI is not reachable ({last})")
         raise WalkitError(f"pip install -e .[test] failed: {last}")
@@ -358,8 +376,10 @@ def ensure_venv() -> Path:
 # --------------------------------------------------------------------------- entry point
 
 def run(boards: list[str], *, venv: bool = True) -> None:
-    from .boards import load_board
+    from .boards import board_names, load_board
 
+    if "all" in boards:
+        boards = board_names()
     packages: list[str] = []
     for name in boards:
         for pkg in load_board(name).apt:
@@ -383,7 +403,7 @@ def run(boards: list[str], *, venv: bool = True) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="walkit-bootstrap", description=__doc__.splitlines()[0])
     ap.add_argument("--boards", default="host-sim,qemu-virt-a15",
-                    help="comma-separated boards whose packages to install")
+                    help="comma-separated boards whose packages to install, or 'all'")
     ap.add_argument("--no-venv", action="store_true", help="skip the virtual environment")
     ap.add_argument("--print-sources", action="store_true",
                     help="fetch if needed, then print three lines for CMake: the SQLite folder, "

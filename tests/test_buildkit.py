@@ -146,3 +146,22 @@ def test_linkcheck_refuses_a_stripped_image_instead_of_passing_it(tmp_path):
     r = subprocess.run([sys.executable, "-m", "walkit.cli", "linkcheck", str(exe)],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "no symbol table" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_board_file_sizes_and_flash_geometry_are_validated(tmp_path, monkeypatch):
+    from walkit.boards import _size
+
+    assert [_size(x) for x in ("64M", "256K", "4KiB", "0x2B", "16", 7)] == [64 << 20, 256 << 10, 4096, 43, 16, 7]
+    root = tmp_path / "root"
+    shutil.copytree(ROOT / "boards", root / "boards")
+    (root / "CMakeLists.txt").write_text("")
+    monkeypatch.setenv("WALKIT_ROOT", str(root))
+    toml = root / "boards" / "host-sim" / "board.toml"
+    good = toml.read_text()
+    for bad, why in (('fs_size = "16M"', 'fs_size = "17M"'), ('prog_size = 16', 'prog_size = 0'),
+                     ('fs_offset = 0', 'fs_offset = 100')):
+        toml.write_text(good.replace(bad, why))
+        with pytest.raises(WalkitError, match="board.toml: bad or missing field: flash"):
+            load_board("host-sim")
+    toml.write_text(good)
+    assert load_board("host-sim").flash.size == 16 << 20

@@ -10,6 +10,7 @@ Standard library only (CMake runs this before the virtual environment may exist)
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -71,12 +72,27 @@ def board_names() -> list[str]:
 
 
 def _size(v) -> int:
-    """Sizes may be written as integers or as strings with K/M suffixes ("64M")."""
+    """Sizes are integers (TOML's 0x... included) or decimal strings with a K/M/G suffix, e.g.
+    "64M", "256K", "4KiB".  A string without a suffix is a plain decimal or 0x number."""
     if isinstance(v, int):
         return v
-    s = str(v).strip().upper().removesuffix("IB").removesuffix("B")
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
-    return int(s[:-1] if mult > 1 else s, 0) * mult
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG])(?:I?B)?\s*", str(v), re.IGNORECASE)
+    if m:
+        return int(m.group(1)) << {"K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+    return int(str(v).strip(), 0)
+
+
+def _check_flash(f: Flash) -> None:
+    """The geometry invariants the flash drivers, littlefs and the image tools rely on."""
+    for field_name in ("size", "erase_block", "prog_size", "read_size", "fs_size"):
+        if getattr(f, field_name) <= 0:
+            raise ValueError(f"flash.{field_name} must be positive")
+    if f.erase_block % f.prog_size or f.erase_block % f.read_size:
+        raise ValueError("flash.erase_block must be a multiple of prog_size and read_size")
+    if f.fs_offset % f.erase_block or f.fs_size % f.erase_block:
+        raise ValueError("flash.fs_offset and fs_size must be multiples of erase_block")
+    if f.fs_offset + f.fs_size > f.size:
+        raise ValueError("flash.fs_offset + fs_size is beyond flash.size")
 
 
 def load_board(name: str) -> Board:
@@ -98,6 +114,7 @@ def load_board(name: str) -> Board:
                 read_size=_size(f.get("read_size", 1)), fs_offset=_size(f.get("fs_offset", 0)),
                 fs_size=_size(f.get("fs_size", f["size"])), qemu_drive=f.get("qemu_drive", ""),
             )
+            _check_flash(flash)
         return Board(
             name=name, dir=path.parent, description=d.get("description", ""),
             runner=run["runner"], cc=tc["cc"], cflags=list(tc.get("cflags", [])),

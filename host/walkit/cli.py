@@ -142,11 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
             try:
                 cli = importlib.import_module(f"walkit.{mod.name}.cli")
             except ModuleNotFoundError as e:
-                if e.name != f"walkit.{mod.name}.cli":
-                    raise
+                if e.name == f"walkit.{mod.name}.cli":
+                    continue  # a subpackage without commands
+                _unavailable(sub, mod.name, e)
+                continue
+            except ImportError as e:
+                _unavailable(sub, mod.name, e)
                 continue
             cli.register(sub)
     return ap
+
+
+def _unavailable(sub, name: str, err: Exception) -> None:
+    """A command group whose dependencies do not import (e.g. a package missing from the
+    environment) still appears, and says why when used; every other command keeps working."""
+    def fail(args) -> int:
+        raise WalkitError(f"`walkit {name}` is unavailable: {err} (run `make bootstrap`)")
+
+    p = sub.add_parser(name, help=f"(unavailable: {err})", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=fail)
 
 
 def main(argv: list[str] | None = None) -> int:

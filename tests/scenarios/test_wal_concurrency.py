@@ -145,3 +145,48 @@ def test_full_checkpoint_waits_for_writer(session):
     w.execute("COMMIT")
     busy, log, done = checkpoint(c, "FULL")
     assert busy == 0 and log == done
+
+
+def test_conflict_within_one_task_is_busy_at_once_despite_busy_timeout(session):
+    """Both connections are driven by one task (this thread natively, the console task on a
+    board): the holder cannot release while that task waits, so a busy timeout must not turn
+    the conflict into a hang or a wasted wait.  SQLITE_BUSY comes at once."""
+    import time
+
+    timeout_ms = 8000
+    a = wal_connection(session)
+    a.execute("CREATE TABLE t(x)")
+    a.execute("INSERT INTO t VALUES (1)")
+    b = session.connect("t.db")
+    b.execute(f"PRAGMA busy_timeout={timeout_ms}")
+    assert b.execute("PRAGMA busy_timeout") == [(timeout_ms,)]
+    assert count(b) == 1  # b reads, so it is attached to the WAL-index
+
+    a.execute("BEGIN IMMEDIATE")
+    a.execute("INSERT INTO t VALUES (2)")
+    t0 = time.monotonic()
+    with pytest.raises(SqlError) as e:
+        b.execute("BEGIN IMMEDIATE")
+    waited = time.monotonic() - t0
+    assert e.value.primary == SQLITE_BUSY
+    assert waited < timeout_ms / 1000 / 4, f"the writer lock conflict took {waited:.2f} s"
+    a.execute("COMMIT")
+
+    # A checkpoint that must wait for a reader of the same task: FULL reports busy at once.
+    b.execute("BEGIN")
+    assert count(b) == 2  # b's read mark pins the WAL
+    a.execute("INSERT INTO t VALUES (3)")
+    a.execute(f"PRAGMA busy_timeout={timeout_ms}")
+    t0 = time.monotonic()
+    busy, log, done = checkpoint(a, "RESTART")
+    waited = time.monotonic() - t0
+    assert busy == 1, "RESTART cannot finish while the same task's reader uses the WAL"
+    assert waited < timeout_ms / 1000 / 4, f"the checkpoint waited {waited:.2f} s"
+    b.execute("COMMIT")
+
+    # Nothing is left locked: b writes, a checkpoints fully.
+    b.execute("BEGIN IMMEDIATE")
+    b.execute("INSERT INTO t VALUES (4)")
+    b.execute("COMMIT")
+    assert checkpoint(a, "RESTART")[0] == 0
+    assert count(a) == 4

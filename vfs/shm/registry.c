@@ -103,10 +103,12 @@ static int fits(const int *slot, int ofst, int n, int exclusive)
     return 1;
 }
 
-/* Wakes, in arrival order, the waiters whose requests can now be granted together (node lock
- * held): each woken one is assumed to take its lock, so a second writer behind the first stays
- * asleep instead of waking only to find the slot taken again.  A woken waiter that then leaves
- * without the lock calls this again, so no grantable waiter is left sleeping. */
+/* Wakes, in queue order, the waiters whose requests can now be granted together (node lock
+ * held).  Each woken one is assumed to take its lock, so a second writer behind the first stays
+ * asleep instead of waking only to find the slot taken again.  The assumption can fail: a
+ * connection that never waited may take a slot between the wake and the woken task's retry.
+ * A woken waiter refused that way calls this again before it queues again (at the tail) or
+ * gives up, so a waiter it was assumed to block is not left asleep. */
 static void wake_waiters(walkit_shm_node *n)
 {
     int sim[WALKIT_SHM_NLOCK];
@@ -233,6 +235,20 @@ static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive)
     return SQLITE_OK;
 }
 
+/* Whether a connection driven by the task `me` other than c holds a slot that conflicts with
+ * the request (node lock held).  Such a holder cannot release while its own task waits, so
+ * waiting would only burn the timeout (or hang, without one). */
+static int own_task_conflicts(walkit_shm_conn *c, int ofst, int n, int exclusive, uintptr_t me)
+{
+    uint16_t mask = (uint16_t)(((1u << n) - 1u) << ofst);
+    for (walkit_shm_conn *o = c->node->conns; o; o = o->next) {
+        if (o == c || o->task != me) continue;
+        uint16_t held = exclusive ? (uint16_t)(o->shared_mask | o->excl_mask) : o->excl_mask;
+        if (held & mask) return 1;
+    }
+    return 0;
+}
+
 /* Waits (node lock held on entry and on return) until a release wakes c or deadline_us passes.
  * Returns 1 if woken (or spuriously, which the caller's retry loop absorbs), 0 on timeout or
  * when waiting is impossible. */
@@ -289,14 +305,23 @@ int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_
     }
     walkit_shm_node *node = c->node;
     uint16_t mask = (uint16_t)(((1u << n) - 1u) << ofst);
-    int rc = SQLITE_OK, waited = 0;
+    uintptr_t me = walkit_os_task_id();
+    int rc = SQLITE_OK, waited = 0, futile = 0;
     uint64_t deadline = 0;
     walkit_mutex_enter(node->lock, "shm lock");
+    c->task = me;
     if (unlock) {
         release_slots(c, mask);
     } else {
         if (timeout_ms > 0) deadline = walkit_os_monotonic_us() + (uint64_t)timeout_ms * 1000u;
         while ((rc = try_acquire(c, ofst, n, exclusive)) == SQLITE_BUSY && timeout_ms != 0) {
+            /* A holder driven by this very task can only release after we return. */
+            if (own_task_conflicts(c, ofst, n, exclusive, me)) {
+                futile = 1;
+                break;
+            }
+            /* Woken, yet refused: pass the wake on before queueing again (see wake_waiters). */
+            if (waited && node->waiters) wake_waiters(node);
             waited = 1;
             if (!wait_for_release(c, ofst, n, exclusive, timeout_ms < 0, deadline)) {
                 rc = try_acquire(c, ofst, n, exclusive); /* a last look after the deadline */
@@ -311,10 +336,14 @@ int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_
     if (rc == SQLITE_BUSY) {
         WALKIT_STAT_ADD(shm_lock_busy, 1);
 #if defined(SQLITE_ENABLE_SETLK_TIMEOUT) && SQLITE_ENABLE_SETLK_TIMEOUT == 1
-        if (waited) rc = SQLITE_BUSY_TIMEOUT;
+        /* SQLite asked us to wait (a busy timeout is set) and waiting cannot or did not help.
+         * SQLITE_BUSY_TIMEOUT tells it the waiting is done: plain SQLITE_BUSY would make its
+         * busy handler sleep and retry for the whole timeout, against a holder that is either
+         * this very task (it cannot release meanwhile) or has already had the time. */
+        if (waited || futile) rc = SQLITE_BUSY_TIMEOUT;
 #endif
     }
-    (void)waited;
+    (void)waited, (void)futile;
     return rc;
 }
 

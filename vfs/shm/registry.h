@@ -11,7 +11,9 @@
  * request that conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout
  * (SQLITE_ENABLE_SETLK_TIMEOUT builds, through SQLITE_FCNTL_LOCK_TIMEOUT), waits for a release
  * on the connection's own semaphore and returns SQLITE_BUSY_TIMEOUT if the time runs out.  No
- * mutex is held while waiting.
+ * mutex is held while waiting.  It never waits for a holder driven by the calling task itself
+ * (two connections used by one task, or every conflict on a single-task port): that holder
+ * cannot release while its task waits, so such a conflict fails at once, whatever the timeout.
  */
 #ifndef WALKIT_SHM_REGISTRY_H
 #define WALKIT_SHM_REGISTRY_H
@@ -29,7 +31,10 @@ typedef struct walkit_shm_conn walkit_shm_conn;
 
 /* One connection's attachment to a node.
  *   node: set at attach, immutable.
- *   next, shared_mask, excl_mask, waiting, next_waiter, want_*: guarded by node's mutex.
+ *   next, shared_mask, excl_mask, task, waiting, next_waiter, want_*: guarded by node's mutex.
+ *   task: walkit_os_task_id() of the task that made the connection's latest xShmLock call, i.e.
+ *     the task driving the connection (SQLite serialises the calls on one connection).  It is
+ *     what tells a holder the caller could never wait for (see walkit_shm_lock).
  *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
  *     releasers under node's mutex.
  *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
@@ -38,6 +43,7 @@ struct walkit_shm_conn {
     walkit_shm_conn *next;
     uint16_t shared_mask;      /* slot i held SHARED by this connection: bit i */
     uint16_t excl_mask;        /* slot i held EXCLUSIVE by this connection: bit i */
+    uintptr_t task;            /* the task driving this connection (0 before its first lock) */
     int waiting;               /* on node's waiter list (FIFO) */
     walkit_shm_conn *next_waiter;
     uint8_t want_ofst, want_n, want_excl; /* the request it waits for */
@@ -58,14 +64,18 @@ void walkit_shm_detach(walkit_shm_registry *r, walkit_shm_conn *c);
 
 /* Region `region` of c's node: if it exists, *pp points at it (the address never changes while
  * the node lives).  If not and extend is 0, SQLITE_OK with *pp = NULL.  If not and extend is
- * nonzero, regions up to `region` are allocated zeroed.  SQLITE_NOMEM leaves the node as it
- * was; SQLITE_IOERR_SHMSIZE if size differs from the node's region size. */
+ * nonzero, regions up to `region` are allocated zeroed.  SQLITE_NOMEM: `region` does not exist
+ * and *pp is NULL; regions allocated before memory ran out stay (complete and zeroed, exactly
+ * what SQLite would find had it asked for them one at a time), nothing else changed.
+ * SQLITE_IOERR_SHMSIZE if size differs from the node's region size. */
 int walkit_shm_region(walkit_shm_conn *c, int region, int size, int extend, void **pp);
 
 /* SQLite's xShmLock on slots [ofst, ofst+n): flags is SQLITE_SHM_LOCK or SQLITE_SHM_UNLOCK
  * with SQLITE_SHM_SHARED or SQLITE_SHM_EXCLUSIVE.  timeout_ms: 0 fail at once, > 0 wait up to
- * that long, WALKIT_OS_FOREVER wait without limit.  Returns SQLITE_OK, SQLITE_BUSY (no wait),
- * SQLITE_BUSY_TIMEOUT (waited in vain), or SQLITE_IOERR_SHMLOCK for a malformed request. */
+ * that long, WALKIT_OS_FOREVER wait without limit.  Returns SQLITE_OK, SQLITE_BUSY (no wait
+ * asked for), SQLITE_BUSY_TIMEOUT (a wait was asked for and came to nothing: it expired, or
+ * was pointless because a conflicting holder is driven by the calling task), or
+ * SQLITE_IOERR_SHMLOCK for a malformed request. */
 int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_ms);
 
 /* A full memory barrier, plus a pass through the node's mutex. */

@@ -28,10 +28,17 @@ unregister_busy unregister
 """.split()
 EXPECTED = [f"{b}.{c}" for b in ("ram", "littlefs", "hostfile") for c in PER_BACKEND] + [
     "littlefs.sqlite_setup", "littlefs.enospc_is_sqlite_full", "littlefs.intact_after_full",
+    "littlefs.second_backend_on_one_lfs_refused",
 ] + [f"api.{c}" for c in """
 register_without_storage register_null register_copy_mode_not_yet register_ok
 register_duplicate_name unregister_unknown unregister_not_walkit hostfile_missing_root
-nostorage_vfs_cantopen memory_db_without_storage""".split()]
+nostorage_vfs_cantopen memory_db_without_storage
+names_on_one_storage_register names_share_file_locks names_share_exclusive names_share_wal_index
+noshm_exclusive_excludes_heap_name names_on_one_storage_unregister
+same_task_setlk_forever_is_busy same_task_busy_timeout_is_busy_at_once same_task_never_waits
+same_task_writes_after_release
+register_default default_survives_reinit nostorage_after_reinit open_after_reinit
+nostorage_default_again""".split()]
 
 
 def test_file_layer_on_every_backend(tmp_path):

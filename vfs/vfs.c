@@ -7,19 +7,39 @@
  * and the WAL-index registry (shm/registry.c).
  *
  * File locks: SQLite's five-level lock (NONE < SHARED < RESERVED < PENDING < EXCLUSIVE) is kept
- * in a walkit_inode per path, shared by every handle open on it in this VFS.  There is no other
- * process to exclude, so the inode is the whole truth (os_unix.c needs fcntl locks in addition).
- * Conflicts return SQLITE_BUSY at once; SQLite's busy handler retries.
+ * in a walkit_inode per path, shared by every handle open on it through any VFS registered on
+ * the same storage (walkit_shared).  There is no other process to exclude, so the inode is the
+ * whole truth (os_unix.c needs fcntl locks in addition).  Conflicts return SQLITE_BUSY at once;
+ * SQLite's busy handler retries.  Locks are keyed by path, not by file identity: a file deleted
+ * and recreated while handles are open on the old one shares their lock state.
  */
 #include <string.h>
 
 #include "shm/registry.h"
 #include "vfs.h"
 
-/* File-lock state of one path.  Created by the first open of a database path in a VFS, freed
- * when the last handle closes.  path and the list link are guarded by walkit_vfs.lock, as is
- * nref; every other field is also guarded by walkit_vfs.lock (lock changes are rare and short:
- * one mutex per VFS is enough).
+/* What every VFS registered on one storage shares: the lock table (one walkit_inode per open
+ * database path) and the WAL-index registry (shm/registry.c), so that one file has one lock
+ * state and one WAL-index however many VFS names reach it.  Created by the first
+ * walkit_register() of a storage, freed by its last walkit_unregister().
+ *   next, st, nvfs: guarded by walkit_global_lock().
+ *   shm: created under the global lock by the first WALKIT_SHM_HEAP registration, then
+ *     immutable until the share is freed (SHM_NONE VFSes never touch it).
+ *   lock guards inodes and every field of every inode (lock changes are rare and short: one
+ *     mutex per storage is enough). */
+struct walkit_shared {
+    walkit_shared *next;
+    const walkit_storage *st;
+    int nvfs;
+    walkit_os_mutex *lock;
+    walkit_inode *inodes;
+    walkit_shm_registry *shm;
+};
+
+static walkit_shared *shares; /* guarded by walkit_global_lock() */
+
+/* File-lock state of one path.  Created by the first open of a database path on a storage,
+ * freed when the last handle closes; every field is guarded by walkit_shared.lock.
  *   nshared: handles holding SHARED or more (an EXCLUSIVE holder counts itself);
  *   reserved/pending/exclusive: the one handle holding that level, or NULL.  A PENDING holder
  *   is a handle that asked for EXCLUSIVE while others still read: it blocks new SHARED locks
@@ -91,12 +111,57 @@ static int wk_full_pathname(sqlite3_vfs *pvfs, const char *name, int nout, char 
     return normalise_path(name, out, nout);
 }
 
+/* ------------------------------------------------------------------ per-storage state */
+
+/* The share of st, created if needed, with a WAL-index registry if heap is set; counts one
+ * more VFS on it.  NULL when out of memory (nothing changed).  Global lock held. */
+static walkit_shared *shared_acquire(const walkit_storage *st, int heap)
+{
+    walkit_shared *sh = shares;
+    while (sh && sh->st != st) sh = sh->next;
+    int fresh = sh == NULL;
+    if (fresh) {
+        sh = walkit_alloc_zero(sizeof *sh);
+        if (!sh) return NULL;
+        sh->st = st;
+        if (!(sh->lock = walkit_os_mutex_create())) {
+            walkit_free(sh);
+            return NULL;
+        }
+    }
+    if (heap && !sh->shm && !(sh->shm = walkit_shm_registry_create())) {
+        if (fresh) {
+            walkit_os_mutex_destroy(sh->lock);
+            walkit_free(sh);
+        }
+        return NULL;
+    }
+    if (fresh) {
+        sh->next = shares;
+        shares = sh;
+    }
+    sh->nvfs++;
+    return sh;
+}
+
+/* One VFS less on sh; the last one frees it (no file is open then).  Global lock held. */
+static void shared_release(walkit_shared *sh)
+{
+    if (--sh->nvfs > 0) return;
+    walkit_shared **pp = &shares;
+    while (*pp != sh) pp = &(*pp)->next;
+    *pp = sh->next;
+    walkit_shm_registry_destroy(sh->shm);
+    walkit_os_mutex_destroy(sh->lock);
+    walkit_free(sh);
+}
+
 /* ------------------------------------------------------------------ the lock table */
 
-static walkit_inode *inode_acquire(walkit_vfs *v, const char *path)
+static walkit_inode *inode_acquire(walkit_shared *sh, const char *path)
 {
-    walkit_mutex_enter(v->lock, "inode acquire");
-    walkit_inode *i = v->inodes;
+    walkit_mutex_enter(sh->lock, "inode acquire");
+    walkit_inode *i = sh->inodes;
     while (i && strcmp(i->path, path) != 0) i = i->next;
     if (!i) {
         i = walkit_alloc_zero(sizeof *i);
@@ -105,26 +170,26 @@ static walkit_inode *inode_acquire(walkit_vfs *v, const char *path)
             i = NULL;
         }
         if (i) {
-            i->next = v->inodes;
-            v->inodes = i;
+            i->next = sh->inodes;
+            sh->inodes = i;
         }
     }
     if (i) i->nref++;
-    walkit_mutex_leave(v->lock, "inode acquire");
+    walkit_mutex_leave(sh->lock, "inode acquire");
     return i;
 }
 
-static void inode_release(walkit_vfs *v, walkit_inode *i)
+static void inode_release(walkit_shared *sh, walkit_inode *i)
 {
-    walkit_mutex_enter(v->lock, "inode release");
+    walkit_mutex_enter(sh->lock, "inode release");
     if (--i->nref == 0) {
-        walkit_inode **pp = &v->inodes;
+        walkit_inode **pp = &sh->inodes;
         while (*pp != i) pp = &(*pp)->next;
         *pp = i->next;
         walkit_free(i->path);
         walkit_free(i);
     }
-    walkit_mutex_leave(v->lock, "inode release");
+    walkit_mutex_leave(sh->lock, "inode release");
 }
 
 static int wk_lock(sqlite3_file *pf, int elock)
@@ -137,7 +202,7 @@ static int wk_lock(sqlite3_file *pf, int elock)
         f->elock = elock;
         return SQLITE_OK;
     }
-    walkit_mutex_enter(f->vfs->lock, "xLock");
+    walkit_mutex_enter(f->vfs->shared->lock, "xLock");
     switch (elock) {
     case SQLITE_LOCK_SHARED:
         if ((i->pending && i->pending != f) || (i->exclusive && i->exclusive != f)) {
@@ -175,7 +240,7 @@ static int wk_lock(sqlite3_file *pf, int elock)
         rc = SQLITE_IOERR_LOCK;
         break;
     }
-    walkit_mutex_leave(f->vfs->lock, "xLock");
+    walkit_mutex_leave(f->vfs->shared->lock, "xLock");
     if (rc == SQLITE_BUSY) WALKIT_STAT_ADD(file_lock_busy, 1);
     return rc;
 }
@@ -186,12 +251,12 @@ static int wk_unlock(sqlite3_file *pf, int elock)
     walkit_inode *i = f->inode;
     if (f->elock <= elock) return SQLITE_OK;
     if (i) {
-        walkit_mutex_enter(f->vfs->lock, "xUnlock");
+        walkit_mutex_enter(f->vfs->shared->lock, "xUnlock");
         if (i->reserved == f) i->reserved = NULL;
         if (i->pending == f) i->pending = NULL;
         if (i->exclusive == f) i->exclusive = NULL;
         if (elock == SQLITE_LOCK_NONE) i->nshared--;
-        walkit_mutex_leave(f->vfs->lock, "xUnlock");
+        walkit_mutex_leave(f->vfs->shared->lock, "xUnlock");
     }
     f->elock = elock;
     return SQLITE_OK;
@@ -205,9 +270,9 @@ static int wk_check_reserved_lock(sqlite3_file *pf, int *out)
         *out = f->elock > SQLITE_LOCK_SHARED;
         return SQLITE_OK;
     }
-    walkit_mutex_enter(f->vfs->lock, "xCheckReservedLock");
+    walkit_mutex_enter(f->vfs->shared->lock, "xCheckReservedLock");
     *out = i->reserved || i->pending || i->exclusive;
-    walkit_mutex_leave(f->vfs->lock, "xCheckReservedLock");
+    walkit_mutex_leave(f->vfs->shared->lock, "xCheckReservedLock");
     return SQLITE_OK;
 }
 
@@ -221,7 +286,7 @@ static int wk_close(sqlite3_file *pf)
     if (f->shm) walkit_heap_shm_unmap(pf, 0); /* SQLite unmaps first; this is a safety net */
     if (f->inode) {
         wk_unlock(pf, SQLITE_LOCK_NONE);
-        inode_release(v, f->inode);
+        inode_release(v->shared, f->inode);
     }
     rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
     if (f->delete_on_close) v->st->remove(v->st->ctx, f->path, 0);
@@ -353,6 +418,16 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
 
     memset(f, 0, sizeof *f);
     f->vfs = v;
+    /* Counted open from the start, so walkit_unregister() either sees this open (and refuses
+     * with SQLITE_BUSY) or has already begun (closing), and then this open fails. */
+    walkit_mutex_enter(v->lock, "xOpen");
+    int closing = v->closing;
+    if (!closing) v->nopen++;
+    walkit_mutex_leave(v->lock, "xOpen");
+    if (closing) {
+        sqlite3_log(SQLITE_CANTOPEN, "walkit: %s is being unregistered", v->name);
+        return SQLITE_CANTOPEN;
+    }
     if (!name) {
         /* A temporary file SQLite names nothing: give it a unique hidden name. */
         unsigned char r[8];
@@ -363,7 +438,8 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     } else if (normalise_path(name, path, (int)sizeof path) != SQLITE_OK) {
         /* SQLite passes xFullPathname's output; anything else is normalised the same way so
          * that one file has one name in the lock table and the WAL-index registry. */
-        return SQLITE_CANTOPEN;
+        rc = SQLITE_CANTOPEN;
+        goto uncount;
     }
     if (flags & SQLITE_OPEN_CREATE) sflags |= WALKIT_ST_CREATE;
     if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
@@ -375,17 +451,17 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
         if (rc == WALKIT_ST_OK)
             flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     }
-    if (rc != WALKIT_ST_OK) return walkit_storage_rc(v, rc, SQLITE_CANTOPEN);
+    if (rc != WALKIT_ST_OK) {
+        rc = walkit_storage_rc(v, rc, SQLITE_CANTOPEN);
+        goto uncount;
+    }
 
     f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
     if (!(f->path = walkit_strdup(path))) goto nomem;
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
-        f->inode = inode_acquire(v, f->path);
+        f->inode = inode_acquire(v->shared, f->path);
         if (!f->inode) goto nomem;
     }
-    walkit_mutex_enter(v->lock, "xOpen");
-    v->nopen++;
-    walkit_mutex_leave(v->lock, "xOpen");
     f->open_flags = flags;
     if (out_flags) *out_flags = flags;
     f->base.pMethods = v->methods;
@@ -395,7 +471,12 @@ nomem:
     st->close(st->ctx, f->h);
     if (f->delete_on_close) st->remove(st->ctx, path, 0);
     walkit_free(f->path);
-    return SQLITE_NOMEM;
+    rc = SQLITE_NOMEM;
+uncount:
+    walkit_mutex_enter(v->lock, "xOpen");
+    v->nopen--;
+    walkit_mutex_leave(v->lock, "xOpen");
+    return rc;
 }
 
 static int wk_delete(sqlite3_vfs *pvfs, const char *name, int sync_dir)
@@ -495,23 +576,23 @@ int walkit_register(const walkit_config *cfg)
         return SQLITE_MISUSE;
     }
     const char *name = cfg->vfs_name ? cfg->vfs_name : "walkit";
+    int heap = cfg->shm_mode == WALKIT_SHM_HEAP;
+    walkit_os_mutex *global = walkit_global_lock();
+    if (!global) return SQLITE_NOMEM;
     walkit_vfs *v = walkit_alloc_zero(sizeof *v);
     if (!v) return SQLITE_NOMEM;
-    if (strlen(name) >= sizeof v->name || sqlite3_vfs_find(name)) {
+    if (strlen(name) >= sizeof v->name) {
         walkit_free(v);
-        return SQLITE_MISUSE; /* too long, or the name is taken */
+        return SQLITE_MISUSE;
     }
     memcpy(v->name, name, strlen(name) + 1);
     v->st = cfg->storage;
     v->shm_mode = cfg->shm_mode;
-    v->lock = walkit_os_mutex_create();
-    if (v->lock && cfg->shm_mode == WALKIT_SHM_HEAP) v->shm = walkit_shm_registry_create();
-    if (!v->lock || (cfg->shm_mode == WALKIT_SHM_HEAP && !v->shm)) {
-        walkit_os_mutex_destroy(v->lock);
+    if (!(v->lock = walkit_os_mutex_create())) {
         walkit_free(v);
         return SQLITE_NOMEM;
     }
-    v->methods = cfg->shm_mode == WALKIT_SHM_HEAP ? &methods_heap : &methods_noshm;
+    v->methods = heap ? &methods_heap : &methods_noshm;
 
     sqlite3_vfs *b = &v->base;
     b->iVersion = 2;
@@ -529,27 +610,56 @@ int walkit_register(const walkit_config *cfg)
     b->xGetLastError = wk_get_last_error;
     b->xCurrentTimeInt64 = wk_current_time_int64;
 
-    int rc = sqlite3_vfs_register(b, cfg->make_default != 0);
+    /* Under the global lock: the name check and the registration are one step, and the
+     * storage's shared state is found or made once. */
+    int rc;
+    walkit_mutex_enter(global, "register");
+    if (sqlite3_vfs_find(name)) {
+        rc = SQLITE_MISUSE; /* the name is taken */
+    } else if (!(v->shared = shared_acquire(v->st, heap))) {
+        rc = SQLITE_NOMEM;
+    } else {
+        v->shm = heap ? v->shared->shm : NULL;
+        rc = sqlite3_vfs_register(b, cfg->make_default != 0);
+        if (rc != SQLITE_OK) shared_release(v->shared);
+    }
+    walkit_mutex_leave(global, "register");
     if (rc != SQLITE_OK) {
-        walkit_shm_registry_destroy(v->shm);
         walkit_os_mutex_destroy(v->lock);
         walkit_free(v);
     }
     return rc;
 }
 
+static sqlite3_vfs nostorage_vfs; /* below: the storage-less default VFS */
+
 int walkit_unregister(const char *vfs_name)
 {
+    walkit_os_mutex *global = walkit_global_lock();
+    if (!global) return SQLITE_MISUSE; /* then nothing was ever registered */
+    walkit_mutex_enter(global, "unregister");
     sqlite3_vfs *b = sqlite3_vfs_find(vfs_name ? vfs_name : "walkit");
-    if (!b || b->xOpen != wk_open) return SQLITE_MISUSE;
-    walkit_vfs *v = b->pAppData;
-    walkit_mutex_enter(v->lock, "unregister");
-    int busy = v->nopen > 0;
-    walkit_mutex_leave(v->lock, "unregister");
-    if (busy) return SQLITE_BUSY;
-    int rc = sqlite3_vfs_unregister(b);
+    walkit_vfs *v = b && b->xOpen == wk_open ? b->pAppData : NULL;
+    int rc = v ? SQLITE_OK : SQLITE_MISUSE;
+    if (v) {
+        /* No open file, and none can start: closing turns new xOpen calls away. */
+        walkit_mutex_enter(v->lock, "unregister");
+        if (v->nopen > 0) rc = SQLITE_BUSY;
+        else v->closing = 1;
+        walkit_mutex_leave(v->lock, "unregister");
+    }
+    int was_default = v && sqlite3_vfs_find(NULL) == b;
+    if (rc == SQLITE_OK && (rc = sqlite3_vfs_unregister(b)) != SQLITE_OK) {
+        walkit_mutex_enter(v->lock, "unregister");
+        v->closing = 0;
+        walkit_mutex_leave(v->lock, "unregister");
+    }
+    /* SQLite would promote whichever VFS it registered next (memdb, whose "files" silently
+     * live in memory): the storage-less VFS, which says so, becomes the default instead. */
+    if (rc == SQLITE_OK && was_default) sqlite3_vfs_register(&nostorage_vfs, 1);
+    if (rc == SQLITE_OK) shared_release(v->shared);
+    walkit_mutex_leave(global, "unregister");
     if (rc != SQLITE_OK) return rc;
-    walkit_shm_registry_destroy(v->shm);
     walkit_os_mutex_destroy(v->lock);
     walkit_free(v);
     return SQLITE_OK;
@@ -599,11 +709,17 @@ static sqlite3_vfs nostorage_vfs = {
 };
 
 /* SQLite calls these from sqlite3_initialize()/sqlite3_shutdown() when built with
- * SQLITE_OS_OTHER. */
+ * SQLITE_OS_OTHER.  VFS registrations survive sqlite3_shutdown(), so after a shutdown and a new
+ * walkit_init() the application's default (a walkit VFS registered with make_default, or its
+ * own) is still there and stays the default: walkit-nostorage becomes the default only when
+ * there is none or it already is. */
 int sqlite3_os_init(void)
 {
     if (walkit_os_init() != WALKIT_OS_OK) return SQLITE_ERROR;
-    return sqlite3_vfs_register(&nostorage_vfs, 1);
+    sqlite3_vfs *dflt = sqlite3_vfs_find(NULL);
+    if (dflt == NULL || dflt == &nostorage_vfs) return sqlite3_vfs_register(&nostorage_vfs, 1);
+    if (sqlite3_vfs_find(nostorage_vfs.zName) == &nostorage_vfs) return SQLITE_OK;
+    return sqlite3_vfs_register(&nostorage_vfs, 0);
 }
 
 int sqlite3_os_end(void)

@@ -8,23 +8,28 @@
 #include "walkit_int.h"
 
 typedef struct walkit_inode walkit_inode;
+typedef struct walkit_shared walkit_shared;
 typedef struct walkit_shm_registry walkit_shm_registry;
 typedef struct walkit_shm_conn walkit_shm_conn;
 
 /* One registered VFS (sqlite3_vfs.pAppData).  Everything but the fields named below is set by
  * walkit_register() and read-only until walkit_unregister().
- *   lock guards: inodes, nopen.
+ *   lock guards: nopen, closing.
  *   last_error: the most recent storage failure, an atomic int (written by any task, read by
- *   xGetLastError; a diagnostic only). */
+ *   xGetLastError; a diagnostic only).
+ * The file locks and the WAL-index belong to the storage, not to the VFS (shared): two VFS
+ * names over one storage (firmware/main.c registers "walkit" and "walkit-noshm") see one lock
+ * per file, as two handles on one file must. */
 typedef struct walkit_vfs {
     sqlite3_vfs base;              /* registered with SQLite; base.pAppData == this */
     const walkit_storage *st;      /* the backend; outlives this VFS */
     walkit_shm_mode shm_mode;
     const sqlite3_io_methods *methods; /* iVersion 1 (SHM_NONE) or with xShm* (HEAP) */
     walkit_os_mutex *lock;
-    walkit_inode *inodes;          /* one per open database path (file locks) */
     int nopen;                     /* open files: unregister refuses while > 0 */
-    walkit_shm_registry *shm;      /* WAL-index nodes of this VFS (NULL for SHM_NONE) */
+    int closing;                   /* unregister has begun: xOpen refuses */
+    walkit_shared *shared;         /* st's lock table and WAL-index registry */
+    walkit_shm_registry *shm;      /* shared's WAL-index registry (NULL for SHM_NONE) */
     int last_error;
     char name[32];
 } walkit_vfs;

@@ -100,6 +100,19 @@ void walkit_os_failed(const char *what, int os_rc)
                 (os_rc <= 0 && os_rc >= -4) ? names[-os_rc] : "unknown");
 }
 
+walkit_os_mutex *walkit_global_lock(void)
+{
+    static walkit_os_mutex *global;
+    walkit_os_mutex *m = __atomic_load_n(&global, __ATOMIC_ACQUIRE);
+    if (m) return m;
+    walkit_os_mutex *fresh = walkit_os_mutex_create();
+    if (!fresh) return NULL;
+    if (__atomic_compare_exchange_n(&global, &m, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return fresh;
+    walkit_os_mutex_destroy(fresh); /* another task created it first: m is theirs */
+    return m;
+}
+
 void walkit_mutex_enter(walkit_os_mutex *m, const char *what)
 {
     int rc = walkit_os_mutex_lock(m);

@@ -31,6 +31,13 @@ extern walkit_stats walkit_stats_live;
  * method): counts it in walkit_stats.os_errors and logs it through sqlite3_log(). */
 void walkit_os_failed(const char *what, int os_rc);
 
+/* The one process-wide mutex, for bookkeeping that spans objects: which VFS shares state with
+ * which storage (vfs.c) and which lfs_t already has a backend (storage/littlefs.c).  Created on
+ * first use (race-free, so before walkit_init() too) and never freed; NULL only if the OS
+ * cannot create a mutex.  Held only briefly and never while calling out of walkit, except
+ * into sqlite3_vfs_register/unregister/find (lock order: this one, then SQLite's). */
+walkit_os_mutex *walkit_global_lock(void);
+
 /* Lock/unlock an OS mutex whose failure cannot be returned to the caller: failures are
  * reported through walkit_os_failed(). */
 void walkit_mutex_enter(walkit_os_mutex *m, const char *what);

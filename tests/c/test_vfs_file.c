@@ -2,10 +2,12 @@
  * sqlite3_io_methods, on each storage backend: ram, littlefs (on a RAM block device) and
  * hostfile.  Driven by tests/test_vfs_file.py:  test_vfs_file HOST_ROOT_DIR
  * Prints "ok <backend>.<check>" or "FAIL ..."; exit status = failures. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lfs.h"
 #include "sqlite3.h"
@@ -298,6 +300,172 @@ static void test_littlefs_full(lfs_t *lfs)
     walkit_storage_destroy(cfg.storage);
 }
 
+static int query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static sqlite3 *open_db(const char *path, const char *vfs)
+{
+    sqlite3 *db = NULL;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
+    sqlite3_extended_result_codes(db, 1);
+    return db;
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Several VFS names on one storage, as firmware/main.c registers "walkit" (heap) and
+ * "walkit-noshm" on one littlefs: a file has one lock state and one WAL-index, whichever name
+ * reaches it. */
+static void test_names_share_storage(void)
+{
+    backend = "api";
+    const walkit_storage *st = walkit_storage_ram();
+    walkit_config a = { "share-a", st, WALKIT_SHM_HEAP, 0 }, b = { "share-b", st, WALKIT_SHM_HEAP, 0 };
+    walkit_config n = { "share-noshm", st, WALKIT_SHM_NONE, 0 };
+    CHECK("names_on_one_storage_register", walkit_register(&a) == SQLITE_OK &&
+              walkit_register(&b) == SQLITE_OK && walkit_register(&n) == SQLITE_OK, "");
+
+    /* File locks, through the io methods. */
+    int rc;
+    sqlite3_vfs *va = sqlite3_vfs_find("share-a"), *vb = sqlite3_vfs_find("share-b");
+    sqlite3_file *fa = va ? open_file(va, "/x.db", MAIN_DB, &rc) : NULL;
+    sqlite3_file *fb = vb ? open_file(vb, "/x.db", MAIN_DB, &rc) : NULL;
+    if (fa && fb) {
+        fa->pMethods->xLock(fa, SQLITE_LOCK_SHARED);
+        rc = fa->pMethods->xLock(fa, SQLITE_LOCK_EXCLUSIVE);
+        int rb = fb->pMethods->xLock(fb, SQLITE_LOCK_SHARED);
+        CHECK("names_share_file_locks", rc == SQLITE_OK && rb == SQLITE_BUSY,
+              "EXCLUSIVE through one name %d, SHARED through the other %d", rc, rb);
+    } else {
+        CHECK("names_share_file_locks", 0, "open failed");
+    }
+    close_file(fa);
+    close_file(fb);
+
+    /* The same through SQL (rollback journal), then WAL: one WAL-index for both names. */
+    sqlite3 *x = open_db("/x.db", "share-a"), *y = open_db("/x.db", "share-b");
+    rc = exec(x, "CREATE TABLE t(a); BEGIN EXCLUSIVE");
+    int ry = exec(y, "BEGIN EXCLUSIVE");
+    CHECK("names_share_exclusive", rc == SQLITE_OK && ry == SQLITE_BUSY, "%d %d", rc, ry);
+    exec(x, "COMMIT");
+    rc = exec(x, "PRAGMA journal_mode=WAL; INSERT INTO t VALUES (1)");
+    int n1 = query_int(y, "SELECT count(*) FROM t");
+    exec(x, "INSERT INTO t VALUES (2)");
+    int n2 = query_int(y, "SELECT count(*) FROM t");
+    exec(y, "INSERT INTO t VALUES (3)");
+    int n3 = query_int(x, "SELECT count(*) FROM t");
+    CHECK("names_share_wal_index", rc == SQLITE_OK && n1 == 1 && n2 == 2 && n3 == 3,
+          "rc %d counts %d %d %d", rc, n1, n2, n3);
+    sqlite3_close(x);
+    sqlite3_close(y);
+
+    /* A WALKIT_SHM_NONE connection in exclusive locking mode excludes the heap name. */
+    sqlite3 *z = open_db("/n.db", "share-noshm");
+    rc = exec(z, "PRAGMA locking_mode=EXCLUSIVE; CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+    x = open_db("/n.db", "share-a");
+    int rx = query_int(x, "SELECT count(*) FROM t");
+    CHECK("noshm_exclusive_excludes_heap_name", rc == SQLITE_OK && rx == -1 &&
+              (sqlite3_errcode(x) & 0xff) == SQLITE_BUSY, "%d %d %d", rc, rx, sqlite3_errcode(x));
+    sqlite3_close(x);
+    sqlite3_close(z);
+    CHECK("names_on_one_storage_unregister", walkit_unregister("share-a") == SQLITE_OK &&
+              walkit_unregister("share-noshm") == SQLITE_OK &&
+              walkit_unregister("share-b") == SQLITE_OK, "");
+    walkit_storage_destroy(st);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "FAIL api.same_task_conflict: hung (alarm)\n";
+    if (write(1, m, sizeof m - 1) < 0) { }
+    _exit(3);
+}
+
+/* Two connections driven by this one thread: with a busy timeout, even an infinite one, a
+ * WAL-index lock held by the other connection is SQLITE_BUSY at once (it cannot be released
+ * while this thread waits). */
+static void test_same_task_conflict(void)
+{
+    backend = "api";
+    const walkit_storage *st = walkit_storage_ram();
+    walkit_config c = { "one-task", st, WALKIT_SHM_HEAP, 0 };
+    walkit_register(&c);
+    sqlite3 *y = open_db("/t.db", "one-task"), *x = open_db("/t.db", "one-task");
+    int rc = exec(y, "PRAGMA journal_mode=WAL; CREATE TABLE t(a)");
+    if (rc == SQLITE_OK) rc = query_int(x, "SELECT count(*) FROM t");
+    if (rc == 0) rc = exec(y, "BEGIN IMMEDIATE; INSERT INTO t VALUES (1)");
+    walkit_stats before, after;
+    walkit_get_stats(&before);
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    sqlite3_setlk_timeout(x, -1, 0);
+    double t0 = seconds();
+    int r1 = exec(x, "BEGIN IMMEDIATE");
+    double d1 = seconds() - t0;
+    sqlite3_busy_timeout(x, 10000);
+    t0 = seconds();
+    int r2 = exec(x, "BEGIN IMMEDIATE");
+    double d2 = seconds() - t0;
+    alarm(0);
+    walkit_get_stats(&after);
+    CHECK("same_task_setlk_forever_is_busy", rc == SQLITE_OK && r1 == SQLITE_BUSY && d1 < 1.0,
+          "setup %d, rc %d after %.3f s", rc, r1, d1);
+    CHECK("same_task_busy_timeout_is_busy_at_once", r2 == SQLITE_BUSY && d2 < 1.0,
+          "rc %d after %.3f s", r2, d2);
+    CHECK("same_task_never_waits", after.shm_lock_waits == before.shm_lock_waits, "%llu waits",
+          (unsigned long long)(after.shm_lock_waits - before.shm_lock_waits));
+    exec(y, "COMMIT");
+    rc = exec(x, "BEGIN IMMEDIATE; INSERT INTO t VALUES (2); COMMIT");
+    CHECK("same_task_writes_after_release", rc == SQLITE_OK && query_int(y, "SELECT count(*) FROM t") == 2,
+          "%d", rc);
+    sqlite3_close(x);
+    sqlite3_close(y);
+    walkit_unregister("one-task");
+    walkit_storage_destroy(st);
+}
+
+/* sqlite3_shutdown() keeps VFS registrations; a new walkit_init() must not replace the
+ * application's default with walkit-nostorage. */
+static void test_default_survives_reinit(void)
+{
+    backend = "api";
+    const walkit_storage *st = walkit_storage_ram();
+    walkit_config c = { "reinit", st, WALKIT_SHM_HEAP, 1 };
+    int rc = walkit_register(&c);
+    sqlite3_vfs *d0 = sqlite3_vfs_find(NULL);
+    CHECK("register_default", rc == SQLITE_OK && d0 && strcmp(d0->zName, "reinit") == 0, "%d %s",
+          rc, d0 ? d0->zName : "-");
+    sqlite3_shutdown();
+    rc = walkit_init();
+    sqlite3_vfs *d1 = sqlite3_vfs_find(NULL);
+    CHECK("default_survives_reinit", rc == SQLITE_OK && d1 && strcmp(d1->zName, "reinit") == 0,
+          "%d %s", rc, d1 ? d1->zName : "-");
+    CHECK("nostorage_after_reinit", sqlite3_vfs_find("walkit-nostorage") != NULL, "");
+    sqlite3 *db = NULL;
+    rc = sqlite3_open("/after.db", &db);
+    if (rc == SQLITE_OK) rc = exec(db, "CREATE TABLE t(x)");
+    CHECK("open_after_reinit", rc == SQLITE_OK, "%d %s", rc, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    walkit_unregister("reinit");
+    sqlite3_vfs *d2 = sqlite3_vfs_find(NULL);
+    CHECK("nostorage_default_again", d2 && strcmp(d2->zName, "walkit-nostorage") == 0, "%s",
+          d2 ? d2->zName : "-");
+    walkit_storage_destroy(st);
+}
+
 static void test_register_misuse(void)
 {
     backend = "api";
@@ -335,6 +503,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s HOST_ROOT_DIR\n", argv[0]);
         return 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* whole lines out even if the alarm ends the run */
     if (walkit_init() != SQLITE_OK) return 2;
     test_register_misuse();
     test_backend("ram", walkit_storage_ram(), 512,
@@ -342,12 +511,20 @@ int main(int argc, char **argv)
                      SQLITE_IOCAP_POWERSAFE_OVERWRITE);
     lfs_t lfs;
     if (lfs_format(&lfs, &lfs_cfg) != 0 || lfs_mount(&lfs, &lfs_cfg) != 0) return 2;
+    backend = "littlefs";
+    const walkit_storage *one = walkit_storage_littlefs(&lfs);
+    const walkit_storage *two = walkit_storage_littlefs(&lfs);
+    CHECK("second_backend_on_one_lfs_refused", one && !two, "%p %p", (void *)one, (void *)two);
+    walkit_storage_destroy(one);
     test_backend("littlefs", walkit_storage_littlefs(&lfs), 16,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND);
     test_littlefs_full(&lfs);
     lfs_unmount(&lfs);
     test_backend("hostfile", walkit_storage_hostfile(argv[1]), 4096,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE);
+    test_names_share_storage();
+    test_same_task_conflict();
+    test_default_survives_reinit(); /* last: it shuts SQLite down and starts it again */
     printf("%d failures\n", failures);
     return failures;
 }

@@ -43,14 +43,19 @@ typedef struct walkit_config {
  * sqlite3_initialize().  Idempotent.  Returns an SQLite result code. */
 int walkit_init(void);
 
-/* Registers a VFS for one storage backend.  Several may be registered under different names.
+/* Registers a VFS for one storage backend.  Several may be registered under different names,
+ * also on one backend (e.g. a WALKIT_SHM_HEAP and a WALKIT_SHM_NONE name): the file locks and
+ * the WAL-index belong to the backend, so every name reaching a file sees the same locks.
  * Returns SQLITE_OK, SQLITE_MISUSE (bad config, name taken, walkit_init() not called, or a
  * shm mode not implemented yet), SQLITE_NOMEM. */
 int walkit_register(const walkit_config *cfg);
 
 /* Unregisters and frees a VFS registered by walkit_register (NULL = "walkit").  SQLITE_BUSY
- * while a file is open through it, SQLITE_MISUSE if no walkit VFS has that name.  The storage
- * backend is not freed (see walkit_storage_destroy). */
+ * while a file is open through it, SQLITE_MISUSE if no walkit VFS has that name.  Once it has
+ * begun, opens through it fail with SQLITE_CANTOPEN; as with sqlite3_vfs_unregister, no task
+ * may still be about to open a file through it (SQLite looks a VFS up before calling it).  If
+ * it was the default VFS, the storage-less "walkit-nostorage" becomes the default again.  The
+ * storage backend is not freed (see walkit_storage_destroy). */
 int walkit_unregister(const char *vfs_name);
 
 /* Counters for .stats, tests and benchmarks (monotonic since walkit_init). */
@@ -76,7 +81,9 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs); /* a mounted lit
 const walkit_storage *walkit_storage_ram(void);                 /* volatile, for tests */
 const walkit_storage *walkit_storage_hostfile(const char *root_dir); /* host builds only */
 /* Each constructor returns a new backend, or NULL (out of memory, lfs not mounted, root_dir not
- * a directory).  Free one with walkit_storage_destroy once no VFS uses it. */
+ * a directory, or lfs already has a live backend: one lfs_t, one backend, on which any number
+ * of VFS names may be registered).  Free one with walkit_storage_destroy once no VFS uses it.
+ * Locks are per backend: two hostfile backends over one folder do not see each other's. */
 void walkit_storage_destroy(const walkit_storage *st);
 
 /* Testing hook: of the allocations walkit itself makes (not SQLite's), the next `skip`

@@ -29,13 +29,20 @@ typedef struct lfs_shared {
     lfs_file_t file;
 } lfs_shared;
 
-/* lock guards every lfs_* call on lfs and the open list. */
+/* lock guards every lfs_* call on lfs and the open list; next is guarded by the global lock. */
 typedef struct lfs_fs {
     walkit_storage st; /* first: the public handle is &fs->st */
+    struct lfs_fs *next;
     lfs_t *lfs;
     walkit_os_mutex *lock;
     lfs_shared *open;
 } lfs_fs;
+
+/* Every live backend, so that a second one on the same lfs_t is refused: it would serialise
+ * littlefs with a second mutex (littlefs is not re-entrant) and give a path a second lfs_file_t
+ * (whose unsynced writes the first cannot see), and its files a second lock table.  Guarded by
+ * walkit_global_lock(). */
+static lfs_fs *backends;
 
 struct walkit_storage_file {
     lfs_shared *sh;
@@ -231,6 +238,12 @@ static int wlfs_exists(void *ctx, const char *path)
 static void wlfs_destroy(void *ctx)
 {
     lfs_fs *fs = ctx;
+    walkit_os_mutex *global = walkit_global_lock(); /* exists: the constructor made it */
+    walkit_mutex_enter(global, "littlefs destroy");
+    lfs_fs **pp = &backends;
+    while (*pp && *pp != fs) pp = &(*pp)->next;
+    if (*pp) *pp = fs->next;
+    walkit_mutex_leave(global, "littlefs destroy");
     walkit_os_mutex_destroy(fs->lock);
     walkit_free(fs);
 }
@@ -238,14 +251,31 @@ static void wlfs_destroy(void *ctx)
 const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
 {
     if (!lfs || !lfs->cfg) return NULL; /* not mounted */
+    walkit_os_mutex *global = walkit_global_lock();
+    if (!global) return NULL;
     lfs_fs *fs = walkit_alloc_zero(sizeof *fs);
     if (!fs) return NULL;
+    fs->lfs = lfs;
     fs->lock = walkit_os_mutex_create();
     if (!fs->lock) {
         walkit_free(fs);
         return NULL;
     }
-    fs->lfs = lfs;
+    walkit_mutex_enter(global, "littlefs backend");
+    lfs_fs *other = backends;
+    while (other && other->lfs != lfs) other = other->next;
+    if (!other) {
+        fs->next = backends;
+        backends = fs;
+    }
+    walkit_mutex_leave(global, "littlefs backend");
+    if (other) {
+        sqlite3_log(SQLITE_MISUSE, "walkit: this lfs_t already has a littlefs backend: register "
+                                   "every VFS name on that one");
+        walkit_os_mutex_destroy(fs->lock);
+        walkit_free(fs);
+        return NULL;
+    }
     fs->st.ctx = fs;
     fs->st.name = "littlefs";
     fs->st.open = wlfs_open;

@@ -28,7 +28,8 @@ unregister_busy unregister
 """.split()
 EXPECTED = [f"{b}.{c}" for b in ("ram", "littlefs", "hostfile") for c in PER_BACKEND] + [
     "littlefs.sqlite_setup", "littlefs.enospc_is_sqlite_full", "littlefs.intact_after_full",
-    "littlefs.second_backend_on_one_lfs_refused",
+    "littlefs.second_backend_on_one_lfs_refused", "littlefs.close_after_failed_write_commits",
+    "littlefs.close_reports_failed_commit",
 ] + [f"api.{c}" for c in """
 register_without_storage register_null register_copy_mode_not_yet register_ok
 register_duplicate_name unregister_unknown unregister_not_walkit hostfile_missing_root

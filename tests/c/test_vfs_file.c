@@ -39,9 +39,12 @@ static int bd_read(const struct lfs_config *c, lfs_block_t b, lfs_off_t off, voi
     memcpy(buf, flash + b * c->block_size + off, n);
     return 0;
 }
+static int prog_fails; /* nonzero: every program fails, as on worn-out flash (littlefs sees bad blocks) */
+
 static int bd_prog(const struct lfs_config *c, lfs_block_t b, lfs_off_t off, const void *buf,
                    lfs_size_t n)
 {
+    if (prog_fails) return LFS_ERR_CORRUPT;
     memcpy(flash + b * c->block_size + off, buf, n);
     return 0;
 }
@@ -466,6 +469,64 @@ static void test_default_survives_reinit(void)
     walkit_storage_destroy(st);
 }
 
+/* What littlefs holds committed for path (all handles closed): up to n bytes into buf. */
+static int lfs_committed(lfs_t *lfs, const char *path, char *buf, int n)
+{
+    lfs_file_t lf;
+    if (lfs_file_open(lfs, &lf, path, LFS_O_RDONLY) < 0) return -1;
+    int got = (int)lfs_file_read(lfs, &lf, buf, (lfs_size_t)n);
+    lfs_file_close(lfs, &lf);
+    return got;
+}
+
+/* Handles on one path share one lfs_file_t.  A failed write marks it errored, and littlefs's
+ * close skips the final commit of an errored file: the close of the last handle must commit
+ * the other handles' unsynced writes all the same, or report that it could not. */
+static void test_littlefs_close_after_failed_write(lfs_t *lfs)
+{
+    backend = "littlefs";
+    const walkit_storage *st = walkit_storage_littlefs(lfs);
+    walkit_config cfg = { "lfs-close", st, WALKIT_SHM_HEAP, 0 };
+    walkit_register(&cfg);
+    sqlite3_vfs *v = sqlite3_vfs_find("lfs-close");
+    static char big[16384];
+    memset(big, 'B', sizeof big);
+    for (int fail_at_close = 0; fail_at_close < 2; fail_at_close++) {
+        int rc;
+        sqlite3_file *a = open_file(v, "/c.bin", MAIN_DB, &rc);
+        sqlite3_file *b = open_file(v, "/c.bin", MAIN_DB, &rc);
+        if (!a || !b) {
+            CHECK("close_after_failed_write_open", 0, "%d", rc);
+            return;
+        }
+        a->pMethods->xWrite(a, "hello", 5, 0);
+        a->pMethods->xSync(a, SQLITE_SYNC_NORMAL);
+        int wa = a->pMethods->xWrite(a, "world", 5, 5); /* not synced */
+        prog_fails = 1;
+        int wb = b->pMethods->xWrite(b, big, sizeof big, 4096);
+        prog_fails = fail_at_close;
+        int ca = a->pMethods->xClose(a);
+        int cb = b->pMethods->xClose(b); /* the last handle: littlefs closes the file */
+        prog_fails = 0;
+        free(a);
+        free(b);
+        char buf[16] = "";
+        int got = lfs_committed(lfs, "/c.bin", buf, 10);
+        if (!fail_at_close) {
+            CHECK("close_after_failed_write_commits", wa == SQLITE_OK && wb != SQLITE_OK &&
+                      ca == SQLITE_OK && cb == SQLITE_OK && got == 10 && memcmp(buf, "helloworld", 10) == 0,
+                  "writes %d %d, closes %d %d, committed %d bytes '%.10s'", wa, wb, ca, cb, got, buf);
+        } else {
+            CHECK("close_reports_failed_commit", wb != SQLITE_OK && cb != SQLITE_OK &&
+                      got == 5 && memcmp(buf, "hello", 5) == 0,
+                  "write %d, closes %d %d, committed %d bytes '%.10s'", wb, ca, cb, got, buf);
+        }
+        v->xDelete(v, "/c.bin", 0);
+    }
+    walkit_unregister("lfs-close");
+    walkit_storage_destroy(st);
+}
+
 static void test_register_misuse(void)
 {
     backend = "api";
@@ -519,6 +580,7 @@ int main(int argc, char **argv)
     test_backend("littlefs", walkit_storage_littlefs(&lfs), 16,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND);
     test_littlefs_full(&lfs);
+    test_littlefs_close_after_failed_write(&lfs);
     lfs_unmount(&lfs);
     test_backend("hostfile", walkit_storage_hostfile(argv[1]), 4096,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE);

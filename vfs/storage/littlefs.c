@@ -126,7 +126,13 @@ static int wlfs_close(void *ctx, walkit_storage_file *f)
             lfs_shared **pp = lfs_find(fs, sh->path);
             *pp = sh->next;
         }
+        /* lfs_file_close() commits, but not a file marked errored by a failed write: it would
+         * drop every handle's unsynced writes and report success.  Commit first (a successful
+         * sync clears the mark) and report its failure: SQLite must not take a close that lost
+         * data for a clean one.  The file is closed either way. */
+        int sync_rc = lfs_err(lfs_file_sync(fs->lfs, &sh->file));
         rc = lfs_err(lfs_file_close(fs->lfs, &sh->file));
+        if (rc == WALKIT_ST_OK) rc = sync_rc;
         walkit_free(sh->path);
         walkit_free(sh);
     }

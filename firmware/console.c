@@ -4,7 +4,8 @@
  * connection, echo, backspace, Ctrl-C to drop the current input, SQL over several lines until
  * it is a complete statement, results as aligned columns (console_table.c).
  * Machine mode (`.mode machine`) is for the host harness: no echo, no prompt, one request per
- * line, replies framed as described in console_frame.c and docs/console.md.
+ * line of printable ASCII, replies framed as described in console_frame.c and docs/console.md.
+ * In both modes CR, LF and CR LF end a line.
  *
  * Both modes run the same commands on the same connections into a con_sink; only the reading
  * of a line and the presentation of results differ.  The console is the only task that touches
@@ -33,7 +34,14 @@ typedef struct console {
     char line[CONSOLE_LINE_MAX + 1];
     size_t len;
     size_t overflow;
-    int last_was_cr; /* a LF right after a CR is the same line end (terminals send CR LF) */
+    /* Machine mode: the first byte of the line outside 0x20-0x7E and its offset, or -1.  Such
+     * a line is refused whole: it is kept as read (a NUL included), never run. */
+    int bad_byte;
+    size_t bad_at;
+    /* The last byte read was a CR: a LF right after it is the same line end (terminals send
+     * CR LF).  It outlives read_line() and a mode switch: the CR of ".mode machine\r\n" ends
+     * that line in interactive mode and its LF is read in machine mode. */
+    int last_was_cr;
     /* Interactive SQL accumulates here until sqlite3_complete() says it is a statement. */
     char sql[CONSOLE_LINE_MAX + 1];
     size_t sqllen;
@@ -211,7 +219,11 @@ static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
         return;
     }
     rc = lfs_dir_open(lfs, &dir, path);
-    while (rc >= 0 && (rc = lfs_dir_read(lfs, &dir, &info)) > 0) {
+    if (rc < 0) { /* nothing to close: dir is only valid after a successful open */
+        sink->error(sink, SQLITE_IOERR, "opening the directory failed");
+        return;
+    }
+    while ((rc = lfs_dir_read(lfs, &dir, &info)) > 0) {
         if (strcmp(info.name, ".") == 0 || strcmp(info.name, "..") == 0) continue;
         row_text_text_int(sink, info.name, info.type == LFS_TYPE_DIR ? "dir" : "file",
                           info.type == LFS_TYPE_DIR ? 0 : (int64_t)info.size);
@@ -324,8 +336,13 @@ static void cmd_mode(console *c, int argc, char **argv, con_sink *sink)
 {
     (void)argc;
     if (strcmp(argv[1], "machine") == 0) {
+        if (c->machine) { /* already: an ordinary request, answered under its own id */
+            sink->done(sink, 0, 0);
+            return;
+        }
         c->machine = 1;
-        /* The acknowledgement is the first frame, id 0, already in the new mode. */
+        /* From interactive mode the line had no id: the acknowledgement is the first frame,
+         * id 0, already in the new mode. */
         frame_sink ack;
         frame_sink_init(&ack, 0);
         ack.base.done(&ack.base, 0, 0);
@@ -412,6 +429,17 @@ static void machine_request(console *c)
         sqlite3_free(m);
         return;
     }
+    if (c->bad_byte >= 0) {
+        char *m = sqlite3_mprintf("malformed request: raw control or non-ASCII byte 0x%02X at "
+                                  "offset %lld (a request is bytes 0x20-0x7E; in a T token "
+                                  "escape others as %%XX)",
+                                  c->bad_byte, (long long)c->bad_at);
+        fs.base.error(&fs.base, SQLITE_ERROR, m ? m : "malformed request: raw control byte");
+        sqlite3_free(m);
+        return;
+    }
+    /* From here on the line is bytes 0x20-0x7E only: a C string of exactly c->len bytes, so no
+     * NUL can cut a request short and leave its prefix to run. */
     if (id == 0) {
         fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: expected \"<id> <verb> ...\" "
                                               "with an id from 1 to 4294967295");
@@ -438,6 +466,12 @@ static void machine_request(console *c)
         if (n < 2 || args_v[0].type != SQLITE_TEXT || args_v[1].type != SQLITE_TEXT ||
             args_v[0].n > CONSOLE_NAME_MAX) {
             fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: sql T<connection> T<sql> [values]");
+            return;
+        }
+        /* Both are used as C strings (strcmp, sqlite3_prepare_v2 up to the NUL): a decoded
+         * NUL would make "main%00x" find "main", or run only the SQL before it. */
+        if (memchr(args_v[0].p, 0, args_v[0].n)) {
+            fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: NUL byte in the connection name");
             return;
         }
         if (memchr(args_v[1].p, 0, args_v[1].n)) {
@@ -547,30 +581,40 @@ static void store(console *c, int ch)
     }
 }
 
-/* Reads one line into c->line (NUL-terminated, without its line end).  Returns 0 when the UART
+/* Reads one line into c->line (NUL-terminated, without its line end; in machine mode a NUL
+ * read from the UART may sit inside it, and then c->bad_byte is set).  Returns 0 when the UART
  * can never deliver another byte. */
 static int read_line(console *c)
 {
-    int esc = 0;
+    int esc = 0; /* interactive mode only */
     c->len = 0;
     c->overflow = 0;
+    c->bad_byte = -1;
     for (;;) {
         int ch = board_uart_getc();
         if (ch < 0) return 0;
-        if (c->machine) {
-            /* CR is never part of a request (tokens escape it), so CR LF and LF both end one. */
-            if (ch == '\n') break;
-            if (ch != '\r') store(c, ch);
-            continue;
-        }
         if (esc) { /* swallow terminal escape sequences (arrow keys and the like) */
             if (esc == 1) esc = (ch == '[' || ch == 'O') ? 2 : 0;
             else if (ch >= 0x40 && ch <= 0x7E) esc = 0;
             continue;
         }
+        /* In both modes CR, LF and CR LF each end one line (a CR-only terminal works too). */
         if (ch == '\n' && c->last_was_cr) { c->last_was_cr = 0; continue; }
         c->last_was_cr = ch == '\r';
-        if (ch == '\r' || ch == '\n') { out_crlf(); break; }
+        if (ch == '\r' || ch == '\n') {
+            if (!c->machine) out_crlf();
+            break;
+        }
+        if (c->machine) {
+            /* A request is printable ASCII (tokens escape every other byte).  Anything else is
+             * remembered and the whole line refused in machine_request(). */
+            if ((ch < 0x20 || ch > 0x7E) && c->bad_byte < 0) {
+                c->bad_byte = ch;
+                c->bad_at = c->len + c->overflow;
+            }
+            store(c, ch);
+            continue;
+        }
         if (ch == 0x1B) { esc = 1; continue; }
         if (ch == 0x7F || ch == 0x08) { /* backspace: one UTF-8 character */
             if (c->overflow) { c->overflow--; continue; }

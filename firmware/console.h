@@ -18,7 +18,7 @@
 #include "storage.h"
 
 /* Longest input line in bytes (in machine mode: encoded, so a BLOB parameter may be about half
- * of it).  Longer lines are answered with an error and discarded up to their newline. */
+ * of it).  Longer lines are answered with an error and discarded up to their line end. */
 #define CONSOLE_LINE_MAX 65536
 #define CONSOLE_MAX_CONNS 8
 #define CONSOLE_NAME_MAX 15 /* connection names: [A-Za-z0-9_-], 1..15 characters */

@@ -8,6 +8,8 @@
  *     T<text>      bytes 0x21..0x7E except '%' as themselves, every other byte as %XX
  *     B<hex>       blob, two lower-case hex digits per byte
  * so any byte of a TEXT or BLOB value survives the trip, and a line break always ends a frame.
+ * Requests carry values as the same tokens, so a request line is bytes 0x20-0x7E only: console.c
+ * refuses a line holding any other byte before decoding it.
  * Lines that do not start with '@' are log lines (see log.h), never part of a reply.
  *
  *     @<id> C <ncols> T<name>...      a result set begins
@@ -188,7 +190,7 @@ int frame_decode_value(char **tok, con_value *out, const char **err)
         size_t i = 1;
         int neg = 0;
         if (i < len && t[i] == '-') { neg = 1; i++; }
-        if (i == len) break;
+        if (i == len) { *err = "bad integer token (I, an optional -, then digits)"; return -1; }
         for (; i < len; i++) {
             if (t[i] < '0' || t[i] > '9') { *err = "bad integer token"; return -1; }
             if (u > (UINT64_MAX - (uint64_t)(t[i] - '0')) / 10u) { *err = "integer out of range"; return -1; }

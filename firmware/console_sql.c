@@ -45,12 +45,14 @@ static int bind_all(sqlite3_stmt *st, int n, const con_value *p)
 }
 
 /* Delivers the current row of st; values point into SQLite's column buffers, valid until the
- * next step, which is after the sink returns. */
-static void emit_row(sqlite3_stmt *st, int ncols, con_sink *sink)
+ * next step, which is after the sink returns.  Returns SQLITE_OK, or SQLITE_NOMEM with nothing
+ * delivered: the caller ends the request with an error, since a result with a row missing
+ * must never end in success. */
+static int emit_row(sqlite3_stmt *st, int ncols, con_sink *sink)
 {
     con_value v[16];
     con_value *vals = ncols <= 16 ? v : sqlite3_malloc64(sizeof *vals * (sqlite3_uint64)ncols);
-    if (!vals) return; /* the caller sees SQLITE_NOMEM from the next step or finalize */
+    if (!vals) return SQLITE_NOMEM;
     for (int c = 0; c < ncols; c++) {
         con_value *x = &vals[c];
         memset(x, 0, sizeof *x);
@@ -71,19 +73,22 @@ static void emit_row(sqlite3_stmt *st, int ncols, con_sink *sink)
     }
     sink->row(sink, ncols, vals);
     if (vals != v) sqlite3_free(vals);
+    return SQLITE_OK;
 }
 
-static void emit_columns(sqlite3_stmt *st, int ncols, con_sink *sink)
+/* Starts a result set; SQLITE_OK, or SQLITE_NOMEM with nothing delivered (as emit_row). */
+static int emit_columns(sqlite3_stmt *st, int ncols, con_sink *sink)
 {
     const char *names[16];
     const char **n = ncols <= 16 ? names : sqlite3_malloc64(sizeof *n * (sqlite3_uint64)ncols);
-    if (!n) return;
+    if (!n) return SQLITE_NOMEM;
     for (int c = 0; c < ncols; c++) {
         n[c] = sqlite3_column_name(st, c);
         if (!n[c]) n[c] = "?";
     }
     sink->columns(sink, ncols, n);
     if (n != names) sqlite3_free((void *)n);
+    return SQLITE_OK;
 }
 
 void console_run_sql(sqlite3 *db, const char *sql, int nparams, const con_value *params,
@@ -132,8 +137,24 @@ void console_run_sql(sqlite3 *db, const char *sql, int nparams, const con_value 
             return;
         }
         ncols = sqlite3_column_count(st);
-        if (ncols > 0) emit_columns(st, ncols, sink);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) emit_row(st, ncols, sink);
+        if (ncols > 0 && emit_columns(st, ncols, sink) != SQLITE_OK) {
+            sqlite3_finalize(st);
+            snprintf(msg, sizeof msg, "out of memory for the names of %d result columns", ncols);
+            sink->error(sink, SQLITE_NOMEM, msg);
+            return;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (emit_row(st, ncols, sink) != SQLITE_OK) {
+                /* Finalizing before the end is a reset, not a rollback: an INSERT, UPDATE or
+                 * DELETE ... RETURNING made all its changes at the first step and keeps them
+                 * (outside a transaction they are committed); the error says the rows were
+                 * not all delivered. */
+                sqlite3_finalize(st);
+                snprintf(msg, sizeof msg, "out of memory for a row of %d columns", ncols);
+                sink->error(sink, SQLITE_NOMEM, msg);
+                return;
+            }
+        }
         if (rc != SQLITE_DONE) {
             /* The statement's own error; finalize() would repeat it. */
             int code = sqlite3_extended_errcode(db);

@@ -4,7 +4,10 @@
  * until the result set ends or that many have arrived; later rows print at once with the same
  * widths (a wider value just pushes its line out).  The display is for reading, not for
  * round-tripping: control characters in TEXT show as \n, \t, \xHH, BLOBs as x'...' (cut after
- * 32 bytes), NULL as NULL.  Machine mode (console_frame.c) carries exact values.
+ * 32 bytes), NULL as NULL.  Column names and error messages are escaped as TEXT is: every byte
+ * this file prints to the terminal from SQL (data, schema or messages) passes through
+ * escape_byte(), so no value can move the cursor or clear the screen.  Machine mode
+ * (console_frame.c) carries exact values.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,45 @@
 
 #define TABLE_BUFFER_ROWS 100
 #define BLOB_SHOW_MAX 32
+
+/* One byte of TEXT for the terminal, into out (not terminated); returns its length.  Control
+ * characters become \n, \t, \xHH, a backslash is doubled, every other byte (UTF-8 included)
+ * stays as it is. */
+static int escape_byte(uint8_t c, char out[4])
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '\n' || c == '\t' || c == '\\') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7F) {
+        out[0] = '\\'; out[1] = 'x'; out[2] = hex[c >> 4]; out[3] = hex[c & 15u];
+        return 4;
+    }
+    out[0] = (char)c;
+    return 1;
+}
+
+/* Escaped TEXT as a heap string, NULL only when out of memory. */
+static char *escape_text(const uint8_t *p, size_t n)
+{
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    char e[4];
+    for (size_t i = 0; i < n; i++) sqlite3_str_append(s, e, escape_byte(p[i], e));
+    if (sqlite3_str_errcode(s) == SQLITE_OK && sqlite3_str_length(s) == 0) {
+        sqlite3_free(sqlite3_str_finish(s)); /* an empty sqlite3_str finishes as NULL */
+        return sqlite3_mprintf("");
+    }
+    return sqlite3_str_finish(s);
+}
+
+/* Escaped straight to the UART: needs no memory (error messages, which may be about memory). */
+static void out_escaped(const char *s)
+{
+    char e[4];
+    for (; *s; s++) out_bytes(e, (size_t)escape_byte((uint8_t)*s, e));
+}
 
 /* A rendered cell: a heap string, with its kind for alignment (numbers right-aligned). */
 static char *render(const con_value *v)
@@ -30,18 +72,7 @@ static char *render(const con_value *v)
         if (n < v->n) sqlite3_str_appendf(s, "...(%lld bytes)", (long long)v->n);
         return sqlite3_str_finish(s);
     }
-    default: {
-        sqlite3_str *s = sqlite3_str_new(NULL);
-        for (size_t i = 0; i < v->n; i++) {
-            uint8_t c = v->p[i];
-            if (c == '\n') sqlite3_str_appendall(s, "\\n");
-            else if (c == '\t') sqlite3_str_appendall(s, "\\t");
-            else if (c == '\\') sqlite3_str_appendall(s, "\\\\");
-            else if (c < 0x20 || c == 0x7F) sqlite3_str_appendf(s, "\\x%02x", c);
-            else sqlite3_str_appendchar(s, 1, (char)c);
-        }
-        return sqlite3_str_finish(s);
-    }
+    default: return escape_text(v->p, v->n);
     }
 }
 
@@ -130,13 +161,18 @@ static void t_columns(con_sink *base, int n, const char *const *names)
      * known. */
     s->cells = calloc((size_t)n * (TABLE_BUFFER_ROWS + 1), sizeof *s->cells);
     for (int c = 0; c < n; c++) {
-        s->width[c] = width_of(names[c]);
-        if (s->cells) s->cells[c] = sqlite3_mprintf("l%s", names[c]);
+        char *name = escape_text((const uint8_t *)names[c], strlen(names[c]));
+        s->width[c] = width_of(name ? name : "?");
+        if (s->cells) s->cells[c] = sqlite3_mprintf("l%s", name ? name : "?");
+        sqlite3_free(name);
     }
     s->nrows = s->cells ? 1 : 0;
     if (!s->cells) {
-        /* No memory to hold rows back: print the names as they are and stream. */
-        for (int c = 0; c < n; c++) { if (c) out_str("  "); out_str(names[c]); }
+        /* No memory to hold rows back: print the names unpadded and stream. */
+        for (int c = 0; c < n; c++) {
+            if (c) out_str("  ");
+            out_escaped(names[c]);
+        }
         out_crlf();
         flush(s);
     }
@@ -185,7 +221,7 @@ static void t_error(con_sink *base, int code, const char *msg)
     table_sink *s = (table_sink *)base;
     finish_set(s);
     out_str("Error: ");
-    out_str(msg);
+    out_escaped(msg);
     out_str(" (code ");
     out_i64(code);
     out_str(")");

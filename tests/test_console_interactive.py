@@ -116,3 +116,41 @@ def test_back_to_machine_mode(target, term):
     term(b".open main /back.db\r")
     target.console.enter_machine_mode()
     assert target.console.sql("main", "SELECT 5").rows == [(5,)]
+
+
+def test_column_names_and_error_messages_are_escaped_like_values(target, request):
+    """Names and messages can hold control bytes (a column named in machine mode, and SQLite
+    quotes it in a constraint error): they print escaped, as TEXT values do, never raw."""
+    c = target.console
+    c.open("main", "/esc.db")
+    c.sql("main", 'CREATE TABLE t("a\nb\x1b[2J" INTEGER UNIQUE, e TEXT)')
+    c.sql("main", "INSERT INTO t VALUES (1, '')")
+    term = request.getfixturevalue("term")  # now to interactive mode, "main" still current
+    out = term(b"SELECT * FROM t;\r")
+    assert out.split("\r\n") == [
+        "SELECT * FROM t;",
+        "a\\nb\\x1b[2J  e",
+        "-----------  -",
+        "          1  ",  # the empty TEXT shows as nothing (it used to show as "?")
+        "(1 row)",
+        "",
+    ]
+    out = term(b"INSERT INTO t VALUES (1, 'x');\r")
+    assert "Error: UNIQUE constraint failed: t.a\\nb\\x1b[2J (code 2067)\r\n" in out
+    assert "\x1b" not in out
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r", b"\n"], ids=["crlf", "cr", "lf"])
+def test_mode_machine_ends_its_line_however_the_terminal_does(target, term, line_end):
+    """`.mode machine` typed with CR LF used to leave the LF to machine mode, where it was an
+    empty request answered `@0 E`; and a CR-only terminal could never end a request there."""
+    link = target.link
+    link.write(b".mode machine" + line_end)
+    link.expect(rb"@0 K I0 I0\r\n", 10, "the switch to machine mode")
+    link.write(b"990401 .ping" + line_end, log=True)
+    frames = []
+    while not frames or not frames[-1].startswith(b"@990401 "):
+        line = link.read_line(10, "the reply to 990401 .ping")
+        if line.startswith(b"@"):
+            frames.append(line)
+    assert frames == [b"@990401 K I0 I0"]  # nothing before it: no empty request

@@ -1,6 +1,7 @@
 """The console's machine mode, on every board: values survive the trip byte for byte, several
-named connections live at once, SQLite's errors arrive with their codes, and malformed or
-over-long input gets an error while the console stays usable."""
+named connections live at once, SQLite's errors arrive with their codes, malformed or
+over-long input gets an error while the console stays usable, CR, LF and CR LF each end a line,
+and a request the console runs out of memory for ends with an error, never a silent gap."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 from walkit.console import decode_value, encode_value
 from walkit.sql import SQLITE_BUSY, SQLITE_ERROR, SQLITE_MISUSE, SqlError
 
+SQLITE_NOMEM = 7
+SQLITE_NOTFOUND = 12
 SQLITE_RANGE = 25
 SQLITE_TOOBIG = 18
 SQLITE_CONSTRAINT_PRIMARYKEY = 1555
@@ -215,6 +218,8 @@ MALFORMED = {
     "sql-without-text": (b"sql Tc1", "sql T<connection> T<sql>"),
     "unknown-token": (b"sql Tx TSELECT%201 Qbad", "unknown value token"),
     "bad-integer": (b"sql Tx TSELECT%201 I12x", "bad integer token"),
+    "integer-without-digits": (b"sql Tx TSELECT%201 I", "bad integer token"),
+    "integer-only-minus": (b"sql Tx TSELECT%201 I-", "bad integer token"),
     "huge-integer": (b"sql Tx TSELECT%201 I99999999999999999999", "out of range"),
     "short-float": (b"sql Tx TSELECT%201 Fabc", "16 hex digits"),
     "odd-blob": (b"sql Tx TSELECT%201 B123", "even number"),
@@ -225,6 +230,7 @@ MALFORMED = {
     "raw-control": (b"sql Tx TSELECT\x01", "raw control"),
     "nul-in-sql": (b"sql Tx TSELECT%00", "NUL byte"),
     "nul-in-argument": (b".open Tn T%00x", "without NUL"),
+    "nul-in-connection-name": (b"sql Tx%00y TSELECT%201", "NUL byte in the connection name"),
 }
 
 
@@ -269,3 +275,168 @@ def test_stale_replies_are_skipped(shared_target):
     assert rid > 0
     c.ping()  # reads past the .stats frames (another id) to its own reply
     _still_works(c)
+
+
+# ---- line handling, at the byte level --------------------------------------------------------
+#
+# These tests write some lines straight to the link (line ends the client would not send) and
+# read their replies straight from it with _exchange(), so the client never sees those ids.
+
+
+def _frames(c, rid: int, timeout: float = 10) -> list[str]:
+    """Every reply frame read from the link (whatever its id) up to and including the K or E
+    of request ``rid``; log lines are skipped."""
+    out = []
+    while True:
+        line = c.link.read_line(timeout, f"frames up to request {rid}'s last").decode("ascii")
+        if line.startswith("@"):
+            out.append(line)
+            if line.startswith(f"@{rid} ") and line.split(" ")[1] in ("K", "E"):
+                return out
+
+
+def _exchange(c, rid: int, data: bytes, timeout: float = 10) -> list[str]:
+    """Writes ``data`` as it is (it must hold request ``rid`` and its line end) and returns
+    _frames() up to that request's answer."""
+    c.link.write(data, log=True)
+    return _frames(c, rid, timeout)
+
+
+def _kinds(frames: list[str]) -> list[str]:
+    return [" ".join(f.split(" ")[:2]) for f in frames]
+
+
+def _error_text(frame: str) -> str:
+    return decode_value(frame.split(" ")[3])
+
+
+def test_mode_machine_in_machine_mode_answers_under_its_id(shared_target):
+    """Already in machine mode, `.mode machine` is an ordinary request: K under its own id (not
+    the id-0 acknowledgement of the switch from interactive mode, which no request waits for)."""
+    c = shared_target.console
+    assert _exchange(c, 990001, b"990001 .mode Tmachine\n") == ["@990001 K I0 I0"]
+    _still_works(c)
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\x01", b"\t", b"\x1b", b"\x7f", b"\x80", b"\xff"],
+                         ids=["nul", "soh", "tab", "esc", "del", "x80", "xff"])
+def test_line_with_a_byte_outside_printable_ascii_is_refused_whole(shared_target, byte):
+    """A raw NUL used to end the request early and run its prefix; any byte outside 0x20-0x7E
+    now refuses the whole line, under the line's own id."""
+    c = shared_target.console
+    c.open("raw", "/raw.db")
+    try:
+        c.sql("raw", "CREATE TABLE IF NOT EXISTS t(x)")
+        c.sql("raw", "DELETE FROM t")
+        line = b"990100 sql Traw TINSERT%20INTO%20t%20VALUES(1)" + byte + b"garbage"
+        frames = _exchange(c, 990100, line + b"\n")
+        assert _kinds(frames) == ["@990100 E"], frames
+        assert frames[0].startswith(f"@990100 E {SQLITE_ERROR} ")
+        assert (f"raw control or non-ASCII byte 0x{byte[0]:02X} at offset {line.index(byte)}"
+                in _error_text(frames[0]))
+        assert c.sql("raw", "SELECT count(*) FROM t").rows == [(0,)]  # the prefix did not run
+    finally:
+        c.close_conn("raw")
+    _still_works(c)
+
+
+def test_cr_lf_and_crlf_each_end_one_machine_mode_line(shared_target):
+    c = shared_target.console
+    # A CR-only terminal; CR LF (one line end: no empty request after it); LF.
+    assert _exchange(c, 990201, b"990201 .ping\r") == ["@990201 K I0 I0"]
+    assert _exchange(c, 990202, b"990202 .ping\r\n") == ["@990202 K I0 I0"]
+    assert _exchange(c, 990203, b"990203 .ping\n") == ["@990203 K I0 I0"]
+    # A raw CR inside a line ends it (it used to be dropped, gluing the two requests together).
+    c.open("cr", "/cr.db")
+    try:
+        frames = _exchange(c, 990205, b"990204 sql Tcr TSELECT%2011\r990205 .ping\n")
+        assert frames == ["@990204 C 1 T11", "@990204 R I11", "@990204 K I0 I0", "@990205 K I0 I0"]
+    finally:
+        c.close_conn("cr")
+    # Two line ends in a row are an empty line in between, answered as malformed.
+    frames = _exchange(c, 990206, b"990206 .ping\n\r\n990207 .ping\n")  # returns at 990206's K
+    assert frames == ["@990206 K I0 I0"]
+    frames = _frames(c, 990207)
+    assert _kinds(frames) == ["@0 E", "@990207 K"] and "malformed request" in _error_text(frames[0])
+    _still_works(c)
+
+
+def test_nul_in_a_connection_name_does_not_match_by_prefix(shared_target):
+    c = shared_target.console
+    c.open("pre", "/pre.db")
+    try:
+        with pytest.raises(SqlError) as e:
+            c.request("sql", "pre\x00x", "SELECT 1", timeout=10)
+        assert e.value.code == SQLITE_ERROR and "NUL byte in the connection name" in e.value.message
+        with pytest.raises(SqlError) as e:
+            c.request("sql", "pre", "SELECT 1;\x00SELECT 2", timeout=10)
+        assert "NUL byte in the SQL text" in e.value.message
+        assert c.sql("pre", "SELECT 1").rows == [(1,)]
+    finally:
+        c.close_conn("pre")
+
+
+def test_ls_lists_the_root_one_file_or_says_what_is_missing(shared_target):
+    """.ls: a directory (its entries, without . and ..), a single file, a missing path."""
+    c = shared_target.console
+    c.open("lsconn", "/ls.db")
+    try:
+        c.sql("lsconn", "CREATE TABLE IF NOT EXISTS t(x)")
+        for path in ("/", "/.", "//", "/nope/.."):
+            entries = [tuple(e) for e in c.ls(path)]
+            assert ("ls.db", "file", 8192) in entries
+            assert not any(name in (".", "..") for name, _, _ in entries)
+        assert [tuple(e) for e in c.ls("/ls.db")] == [("ls.db", "file", 8192)]
+        with pytest.raises(SqlError) as e:
+            c.ls("/no-such-file")
+        assert e.value.code == SQLITE_NOTFOUND and "no such file or directory" in e.value.message
+    finally:
+        c.close_conn("lsconn")
+    _still_works(c)
+
+
+# ---- out of memory in the console's own allocations ------------------------------------------
+#
+# PRAGMA hard_heap_limit makes every SQLite allocation that would take sqlite3_memory_used()
+# to the limit fail.  A query is run once to learn its memory high-water mark; with the limit at
+# that mark minus 8 bytes only the allocation that reached the mark fails.  The queries are
+# built so that it is the console's: 20 columns (more than the 16 the console keeps on its
+# stack), and memory held at that moment (a 20000-byte blob in the row; a 4000-byte bound
+# parameter before the column names) so that no allocation of SQLite's own comes as high.
+# The limit can only be lowered, so these tests boot a target of their own.
+
+COLS = ", ".join(str(i) for i in range(2, 21))
+
+
+def _run_at_the_high_water_mark(c, sql: str, params: tuple = ()) -> list[str]:
+    c.sql("m", sql, params)  # once first: anything a first run allocates for good is done
+    c.request(".stats", "reset")
+    c.sql("m", sql, params)
+    stats = c.stats()
+    used, high = stats["sqlite.memory_used"], stats["sqlite.memory_highwater"]
+    assert high - used > 4000, stats  # the held memory is part of the peak
+    c.sql("m", f"PRAGMA hard_heap_limit={high - 8}")
+    assert c.stats()["sqlite.memory_used"] == used  # the same starting point as the measured run
+    line = " ".join(["990300", "sql", encode_value("m"), encode_value(sql),
+                     *(encode_value(v) for v in params)])
+    return _exchange(c, 990300, line.encode("ascii") + b"\n")
+
+
+def test_no_memory_for_a_row_ends_the_request_with_an_error(target):
+    c = target.console
+    c.open("m", "/m.db")
+    frames = _run_at_the_high_water_mark(c, f"SELECT randomblob(20000), {COLS}")
+    assert _kinds(frames) == ["@990300 C", "@990300 E"], frames  # not K with the row missing
+    assert frames[-1].startswith(f"@990300 E {SQLITE_NOMEM} ")
+    assert _error_text(frames[-1]) == "out of memory for a row of 20 columns"
+    assert c.sql("m", "SELECT 6 * 7").rows == [(42,)]  # the console goes on
+
+
+def test_no_memory_for_the_column_names_ends_the_request_with_an_error(target):
+    c = target.console
+    c.open("m", "/m.db")
+    frames = _run_at_the_high_water_mark(c, f"SELECT ?, {COLS} WHERE 0", (b"x" * 4000,))
+    assert _kinds(frames) == ["@990300 E"], frames  # not K without the C frame
+    assert frames[-1].startswith(f"@990300 E {SQLITE_NOMEM} ")
+    assert _error_text(frames[-1]) == "out of memory for the names of 20 result columns"
+    assert c.sql("m", "SELECT 6 * 7").rows == [(42,)]

@@ -29,7 +29,9 @@ unregister_busy unregister
 EXPECTED = [f"{b}.{c}" for b in ("ram", "littlefs", "hostfile") for c in PER_BACKEND] + [
     "littlefs.sqlite_setup", "littlefs.enospc_is_sqlite_full", "littlefs.intact_after_full",
     "littlefs.second_backend_on_one_lfs_refused", "littlefs.close_after_failed_write_commits",
-    "littlefs.close_reports_failed_commit",
+    "littlefs.close_reports_failed_commit", "littlefs.rollback_full_is_sqlite_full",
+    "littlefs.rollback_full_still_readable", "littlefs.rollback_full_small_row",
+    "littlefs.rollback_full_intact_after_remount",
 ] + [f"api.{c}" for c in """
 register_without_storage register_null register_copy_mode_not_yet register_ok
 register_duplicate_name unregister_unknown unregister_not_walkit hostfile_missing_root

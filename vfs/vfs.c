@@ -444,10 +444,11 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     if (flags & SQLITE_OPEN_CREATE) sflags |= WALKIT_ST_CREATE;
     if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
     if (flags & SQLITE_OPEN_READONLY) sflags |= WALKIT_ST_READONLY;
+    if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) sflags |= WALKIT_ST_DATABASE;
     rc = st->open(st->ctx, path, sflags, &f->h);
     if (rc == WALKIT_ST_ACCESS && (flags & SQLITE_OPEN_READWRITE)) {
         /* As SQLite expects of every VFS: a file we may not write is opened read-only. */
-        rc = st->open(st->ctx, path, WALKIT_ST_READONLY, &f->h);
+        rc = st->open(st->ctx, path, WALKIT_ST_READONLY | (sflags & WALKIT_ST_DATABASE), &f->h);
         if (rc == WALKIT_ST_OK)
             flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     }

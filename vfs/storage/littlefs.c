@@ -12,6 +12,27 @@
  * byte is ever damaged) and SQLITE_IOCAP_SAFE_APPEND (the size never grows ahead of the data);
  * not SEQUENTIAL (writes to different files are not committed in order without a sync) and not
  * ATOMIC (SQLite must still journal).  The sector size reported is the flash's program size.
+ *
+ * Free-space reserve: copy-on-write needs free blocks to undo, too.  A write into the middle of
+ * a littlefs file rewrites the file from there to its end into new blocks, and until the next
+ * sync the committed version, the previous uncommitted version (the source of that copy) and
+ * the new one all hold blocks.  Rolling a hot journal back (page 1 and others, out of order)
+ * or checkpointing into a database therefore needs up to two spare copies of that file, and
+ * deleting the journal or committing needs metadata blocks.  On a full filesystem none of that
+ * fits: the rollback fails, and the database is unreadable (every open must roll back first).
+ * So a write or truncate that would give a file more blocks is refused (WALKIT_ST_NOSPC, i.e.
+ * SQLITE_FULL, a clean statement failure) unless, after it, at least
+ *     WALKIT_LFS_RESERVE_BLOCKS + WALKIT_LFS_RESERVE_COPIES x (blocks of the largest open
+ *     database, i.e. file opened WALKIT_ST_DATABASE)
+ * blocks stay free.  Writes that do not grow a file (rollback, checkpoint, rewrites) may use
+ * the reserve; that is what it is for.  Defaults: 4 blocks (a metadata pair relocating, and
+ * the copy of a file's last block that an append after a sync makes, for the journal and the
+ * database) and 2 copies (the source and the destination of the copy above).  Journals and
+ * WALs are not counted: they are appended, and a failed rewrite of one (a WAL reused from its
+ * start) fails its transaction cleanly, with the committed version intact.  The price: a
+ * database can grow to about a third of the free space.  Free space is measured with
+ * lfs_fs_traverse() (a walk of the filesystem's metadata and block lists), only when a write
+ * reaches into a new block.
  */
 #include <string.h>
 
@@ -20,12 +41,21 @@
 #include "storage/storage.h"
 #include "walkit_int.h"
 
+#ifndef WALKIT_LFS_RESERVE_BLOCKS
+#define WALKIT_LFS_RESERVE_BLOCKS 4
+#endif
+#ifndef WALKIT_LFS_RESERVE_COPIES
+#define WALKIT_LFS_RESERVE_COPIES 2
+#endif
+
 /* One open littlefs file.  path is NULL once the name was removed (the handle lives on until
- * the last walkit handle closes).  All fields guarded by lfs_fs.lock. */
+ * the last walkit handle closes).  database: some handle was opened WALKIT_ST_DATABASE.  All
+ * fields guarded by lfs_fs.lock. */
 typedef struct lfs_shared {
     struct lfs_shared *next;
     char *path;
     int nopen;
+    int database;
     lfs_file_t file;
 } lfs_shared;
 
@@ -106,6 +136,7 @@ static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage
     }
     if (rc == WALKIT_ST_OK) {
         sh->nopen++;
+        if (flags & WALKIT_ST_DATABASE) sh->database = 1;
         f->sh = sh;
         f->readonly = (flags & WALKIT_ST_READONLY) != 0;
         *out = f;
@@ -160,6 +191,69 @@ static int wlfs_read(void *ctx, walkit_storage_file *f, uint64_t off, void *buf,
     return rc;
 }
 
+/* Distinct blocks in use, from lfs_fs_traverse() (committed files, metadata, and the open
+ * files' uncommitted blocks).  lfs_fs_size() counts a block once per reference, and an open
+ * file's uncommitted version shares its unchanged prefix with the committed one, so it would
+ * count a file being appended to twice. */
+typedef struct used_map {
+    uint8_t *bits;
+    lfs_size_t count, nblocks;
+} used_map;
+
+static int mark_used(void *p, lfs_block_t b)
+{
+    used_map *m = p;
+    if (b >= m->nblocks) return 0;
+    uint8_t bit = (uint8_t)(1u << (b % 8));
+    if (!(m->bits[b / 8] & bit)) {
+        m->bits[b / 8] |= bit;
+        m->count++;
+    }
+    return 0;
+}
+
+/* Blocks in use, or a negative LFS_ERR_*.  Without memory for the map, lfs_fs_size()'s
+ * overcount (a refusal too early is safe, one too late is not). */
+static lfs_ssize_t used_blocks(lfs_fs *fs)
+{
+    used_map m = { NULL, 0, fs->lfs->block_count };
+    m.bits = walkit_alloc_zero((m.nblocks + 7) / 8);
+    if (!m.bits) return lfs_fs_size(fs->lfs);
+    int err = lfs_fs_traverse(fs->lfs, mark_used, &m);
+    walkit_free(m.bits);
+    return err < 0 ? (lfs_ssize_t)err : (lfs_ssize_t)m.count;
+}
+
+static uint64_t blocks_of(const lfs_fs *fs, uint64_t bytes)
+{
+    uint64_t bs = fs->lfs->cfg->block_size;
+    return (bytes + bs - 1) / bs;
+}
+
+/* Whether sh's file may become `end` bytes long without eating into the free-space reserve
+ * (see the top of this file; lock held): WALKIT_ST_OK, WALKIT_ST_NOSPC, or the error that
+ * stopped the measurement.  Growth within the file's last block takes no new block beyond
+ * the reserve's own and is not measured. */
+static int reserve_allows(lfs_fs *fs, lfs_shared *sh, uint64_t end)
+{
+    lfs_soff_t size = lfs_file_size(fs->lfs, &sh->file);
+    if (size < 0) return lfs_err((int)size);
+    uint64_t have = blocks_of(fs, (uint64_t)size), want = blocks_of(fs, end);
+    if (want <= have) return WALKIT_ST_OK;
+    uint64_t largest = sh->database ? want : 0;
+    for (lfs_shared *o = fs->open; o; o = o->next) {
+        if (!o->database || o == sh) continue;
+        lfs_soff_t s = lfs_file_size(fs->lfs, &o->file);
+        if (s > 0 && blocks_of(fs, (uint64_t)s) > largest) largest = blocks_of(fs, (uint64_t)s);
+    }
+    lfs_ssize_t used = used_blocks(fs);
+    if (used < 0) return lfs_err((int)used);
+    uint64_t total = fs->lfs->block_count, reserve =
+        (uint64_t)WALKIT_LFS_RESERVE_BLOCKS + (uint64_t)WALKIT_LFS_RESERVE_COPIES * largest;
+    uint64_t free_blocks = total > (uint64_t)used ? total - (uint64_t)used : 0;
+    return free_blocks >= (want - have) + reserve ? WALKIT_ST_OK : WALKIT_ST_NOSPC;
+}
+
 static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const void *buf, size_t n)
 {
     lfs_fs *fs = ctx;
@@ -167,8 +261,12 @@ static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const voi
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (off + n > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
     walkit_mutex_enter(fs->lock, "littlefs write");
-    lfs_soff_t pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
-    rc = lfs_err((int)pos);
+    rc = reserve_allows(fs, f->sh, off + n);
+    lfs_soff_t pos = 0;
+    if (rc == WALKIT_ST_OK) {
+        pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
+        rc = lfs_err((int)pos);
+    }
     if (rc == WALKIT_ST_OK) {
         lfs_ssize_t w = lfs_file_write(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
         rc = lfs_err((int)w);
@@ -184,7 +282,8 @@ static int wlfs_truncate(void *ctx, walkit_storage_file *f, uint64_t size)
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (size > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
     walkit_mutex_enter(fs->lock, "littlefs truncate");
-    int rc = lfs_err(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
+    int rc = reserve_allows(fs, f->sh, size);
+    if (rc == WALKIT_ST_OK) rc = lfs_err(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
     walkit_mutex_leave(fs->lock, "littlefs truncate");
     return rc;
 }

@@ -42,6 +42,9 @@
 #define WALKIT_ST_CREATE 1u   /* create when missing */
 #define WALKIT_ST_EXCL 2u     /* with CREATE: WALKIT_ST_EXIST if it exists */
 #define WALKIT_ST_READONLY 4u /* no write/truncate through this handle */
+#define WALKIT_ST_DATABASE 8u /* a database: rewritten in place (rollback, checkpoint), where
+                                 journals and WALs are mostly appended.  A hint: a
+                                 copy-on-write backend keeps room to rewrite it (littlefs.c). */
 
 typedef struct walkit_storage_file walkit_storage_file; /* defined by each backend */
 

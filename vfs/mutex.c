@@ -9,6 +9,12 @@
  * locking, before unlocking) and read by any task without the lock, so it is an atomic: a task
  * reading its own id there knows it holds the mutex (no other task can store that id); any
  * other value means it does not.  count (recursion depth) is touched only by the holder.
+ *
+ * An OS lock that fails (a deleted or corrupted object, or a task relocking a FAST mutex it
+ * holds) cannot be returned from xMutexEnter: it is reported through walkit_os_failed() (the
+ * stats count it, sqlite3_log says what failed) and the mutex is NOT recorded as held, so a
+ * later recursive enter or try of the same task cannot pass for a holder of a lock nobody took.
+ * The matching xMutexLeave then finds the caller not owning it and only reports that.
  */
 #include <string.h>
 
@@ -96,7 +102,10 @@ static void wm_enter(sqlite3_mutex *p)
         return;
     }
     int rc = walkit_os_mutex_lock(p->m);
-    if (rc != WALKIT_OS_OK) walkit_os_failed("sqlite3_mutex_enter", rc);
+    if (rc != WALKIT_OS_OK) {
+        walkit_os_failed("sqlite3_mutex_enter", rc);
+        return;
+    }
     take_ownership(p);
 }
 
@@ -117,6 +126,10 @@ static int wm_try(sqlite3_mutex *p)
 
 static void wm_leave(sqlite3_mutex *p)
 {
+    if (!held_by_me(p)) { /* its enter failed (reported then), or a caller bug */
+        walkit_os_failed("sqlite3_mutex_leave of a mutex not held", WALKIT_OS_ERROR);
+        return;
+    }
     if (--p->count > 0) return;
     __atomic_store_n(&p->owner, (uintptr_t)0, __ATOMIC_RELAXED);
     int rc = walkit_os_mutex_unlock(p->m);

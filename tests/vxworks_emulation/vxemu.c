@@ -69,17 +69,14 @@ static uint64_t now_ns(void)
 UINT64 tick64Get(void) { return now_ns() / (1000000000u / (uint64_t)clk_rate); }
 ULONG tickGet(void) { return (ULONG)tick64Get(); }
 
+/* When `ticks` more tick interrupts will have happened.  As on VxWorks, a delay counts tick
+ * interrupts, not time: the first may come at once, so n ticks last between n - 1 and n tick
+ * periods (a port that converts a time to ticks must add one to wait at least that long). */
 static struct timespec deadline_after_ticks(_Vx_ticks_t ticks)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t ns = (uint64_t)ticks * (1000000000u / (uint64_t)clk_rate);
-    t.tv_sec += (time_t)(ns / 1000000000u);
-    t.tv_nsec += (long)(ns % 1000000000u);
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
+    uint64_t period = 1000000000u / (uint64_t)clk_rate;
+    uint64_t ns = (now_ns() / period + (uint64_t)ticks) * period;
+    struct timespec t = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
     return t;
 }
 
@@ -155,12 +152,19 @@ struct vxemu_semaphore {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static int fail_creates, live;
+static int fail_creates, fail_takes, live;
 
 void vxemu_fail_sem_create(int count)
 {
     pthread_mutex_lock(&registry_lock);
     fail_creates = count;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void vxemu_fail_sem_take(int count)
+{
+    pthread_mutex_lock(&registry_lock);
+    fail_takes = count;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -229,7 +233,11 @@ static int available(SEM_ID s)
 
 STATUS semTake(SEM_ID s, _Vx_ticks_t timeout)
 {
-    if (!s) return fail(S_objLib_OBJ_ID_ERROR);
+    pthread_mutex_lock(&registry_lock);
+    int refuse = fail_takes > 0;
+    if (refuse) fail_takes--;
+    pthread_mutex_unlock(&registry_lock);
+    if (!s || refuse) return fail(S_objLib_OBJ_ID_ERROR);
     pthread_mutex_lock(&s->lock);
     int err = 0;
     if (s->deleted) {

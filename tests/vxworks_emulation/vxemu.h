@@ -6,6 +6,10 @@
  * exhausted: NULL with errno S_memLib_NOT_ENOUGH_MEMORY. */
 void vxemu_fail_sem_create(int count);
 
+/* The next `count` semTake calls (by any task) fail at once as on an invalid id: ERROR with
+ * errno S_objLib_OBJ_ID_ERROR. */
+void vxemu_fail_sem_take(int count);
+
 /* Semaphores currently alive (created and not deleted). */
 int vxemu_live_semaphores(void);
 

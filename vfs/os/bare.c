@@ -4,10 +4,11 @@
  * so each primitive degrades to the only correct behaviour:
  *   - a free mutex is taken at once; locking a held one can never succeed and is a bug in the
  *     caller: WALKIT_OS_DEADLOCK (the caller reports it), never a hang;
- *   - a semaphore take succeeds only if it is already full; with a timeout it waits the timeout
- *     out (re-checking, so an interrupt handler that gives it is still seen) and reports
- *     WALKIT_OS_TIMEOUT; WALKIT_OS_FOREVER on an empty one is WALKIT_OS_DEADLOCK.
- * Interrupt handlers must not call walkit or SQLite.
+ *   - a semaphore take succeeds only if it is already full; on an empty one it is
+ *     WALKIT_OS_DEADLOCK at once, whatever the timeout (only this task could give it, and it is
+ *     the one waiting: spinning the timeout out would only burn it; WALKIT_OS_NO_WAIT is the
+ *     ordinary WALKIT_OS_TIMEOUT).
+ * Interrupt handlers must not call walkit or SQLite (nor give walkit's semaphores).
  *
  * The board supplies the clock: board_time_us() (firmware/board.h), monotonic microseconds.
  * There is no real-time clock: the wall clock is WALKIT_BARE_EPOCH_MS (default 0, i.e. 1970)
@@ -27,7 +28,7 @@ struct walkit_os_mutex {
 };
 
 struct walkit_os_sem {
-    volatile int full; /* volatile: an interrupt handler may give it */
+    int full;
 };
 
 int walkit_os_init(void) { return WALKIT_OS_OK; }
@@ -80,12 +81,7 @@ int walkit_os_sem_give(walkit_os_sem *s)
 
 int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
 {
-    if (!s->full && timeout_ms < 0) return WALKIT_OS_DEADLOCK;
-    if (!s->full && timeout_ms > 0) {
-        uint64_t end = board_time_us() + (uint64_t)timeout_ms * 1000u;
-        while (!s->full && board_time_us() < end) { }
-    }
-    if (!s->full) return WALKIT_OS_TIMEOUT;
+    if (!s->full) return timeout_ms == WALKIT_OS_NO_WAIT ? WALKIT_OS_TIMEOUT : WALKIT_OS_DEADLOCK;
     s->full = 0;
     return WALKIT_OS_OK;
 }

@@ -7,8 +7,10 @@
  *   a mutex it holds gets WALKIT_OS_DEADLOCK, as on every other port, instead of a silent
  *   recursion that would hide a walkit bug.
  * semaphore: a binary semaphore created SEM_EMPTY, queued by priority.
- * Timeouts are converted from milliseconds to ticks (sysClkRateGet()), rounded up so a wait is
- * never shorter than asked.  Failures are told apart by errnoGet(): S_objLib_OBJ_TIMEOUT and
+ * Timeouts are converted from milliseconds to ticks (sysClkRateGet()), rounded up, plus one:
+ * VxWorks counts tick interrupts, and the first may come right after the call, so n ticks can
+ * last barely more than n - 1 periods; n + 1 never end before the time asked.  Clamped to
+ * INT_MAX (_Vx_ticks_t is an int on VxWorks 7).  Failures are told apart by errnoGet(): S_objLib_OBJ_TIMEOUT and
  * S_objLib_OBJ_UNAVAILABLE are timeouts, anything else (a deleted or invalid id) is an error.
  * Time: tick64Get() for the monotonic clock (it never wraps; resolution one tick),
  * clock_gettime(CLOCK_REALTIME) for the wall clock (set by the BSP's RTC or SNTP).
@@ -21,6 +23,7 @@
 #include <taskLib.h>
 #include <tickLib.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -48,13 +51,19 @@ static int take_failure(void)
     return WALKIT_OS_ERROR;
 }
 
+/* Ticks that last at least `us` microseconds (see the top of the file): ceil + 1, clamped. */
+static _Vx_ticks_t us_to_ticks(int64_t us)
+{
+    int64_t rate = sysClkRateGet();
+    int64_t ticks = (us * rate + 999999) / 1000000 + 1;
+    return (_Vx_ticks_t)(ticks > INT_MAX ? INT_MAX : ticks);
+}
+
 static _Vx_ticks_t ms_to_ticks(int32_t ms)
 {
     if (ms < 0) return WAIT_FOREVER;
     if (ms == 0) return NO_WAIT;
-    int64_t rate = sysClkRateGet();
-    int64_t ticks = ((int64_t)ms * rate + 999) / 1000;
-    return (_Vx_ticks_t)(ticks < 1 ? 1 : ticks);
+    return us_to_ticks((int64_t)ms * 1000);
 }
 
 walkit_os_mutex *walkit_os_mutex_create(void)
@@ -153,9 +162,7 @@ int64_t walkit_os_wall_ms(void)
 
 void walkit_os_sleep_us(uint32_t us)
 {
-    int64_t rate = sysClkRateGet();
-    int64_t ticks = ((int64_t)us * rate + 999999) / 1000000;
-    taskDelay((_Vx_ticks_t)(ticks < 1 ? 1 : ticks));
+    taskDelay(us_to_ticks((int64_t)us));
 }
 
 uintptr_t walkit_os_task_id(void) { return (uintptr_t)taskIdSelf(); }

@@ -10,7 +10,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from walkit.native.build import build_program
+import pytest
+
+from walkit.native.build import CC, build_program, common_flags, vfs_dir
 
 HERE = Path(__file__).parent
 
@@ -18,8 +20,9 @@ PER_BACKEND = """
 register fullpath_relative fullpath_slashes fullpath_above_root fullpath_too_long
 open_missing_without_create open_create open_exclusive_existing sector_size
 device_characteristics write_past_end gap_reads_zero short_read read_beyond_end
-second_handle_sees_unsynced_writes sync truncate_seen_by_other_handle access_exists delete
-access_after_delete delete_missing delete_on_close anonymous_temp_file shared_shared reserved
+second_handle_sees_unsynced_writes sync truncate_seen_by_other_handle
+readonly_handle_write_is_readonly access_exists delete access_after_delete delete_missing
+delete_on_close anonymous_temp_file access_directory_is_not_a_file shared_shared reserved
 second_reserved_busy check_reserved_seen_by_other exclusive_with_reader_busy pending_state
 pending_blocks_new_reader other_file_independent exclusive_after_reader_left
 exclusive_blocks_reader reader_after_downgrade no_reserved_after_downgrade
@@ -55,3 +58,13 @@ def test_file_layer_on_every_backend(tmp_path):
     assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
     assert r.returncode == 0
     assert not list(tmp_path.iterdir()), "every test file was deleted"
+
+
+@pytest.mark.parametrize("value, refused", [("1", False), ("2", True), ("0", True)])
+def test_setlk_timeout_protocol_other_than_1_is_refused(value, refused):
+    """walkit implements SQLITE_ENABLE_SETLK_TIMEOUT=1 (a timed wait, SQLITE_BUSY_TIMEOUT);
+    the config header refuses any other value at compile time."""
+    r = subprocess.run([CC, "-fsyntax-only", *common_flags(), f"-DSQLITE_ENABLE_SETLK_TIMEOUT={value}",
+                        str(vfs_dir() / "shm" / "registry.c")], capture_output=True, text=True)
+    assert (r.returncode != 0) == refused, r.stderr
+    assert ("SQLITE_ENABLE_SETLK_TIMEOUT=1 only" in r.stderr) == refused, r.stderr

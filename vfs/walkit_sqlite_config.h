@@ -86,6 +86,13 @@
 #if WALKIT_BLOCKING_LOCKS && !defined(SQLITE_ENABLE_SETLK_TIMEOUT)
 #define SQLITE_ENABLE_SETLK_TIMEOUT 1
 #endif
+/* SQLite knows two protocols: 1, a wait of the given milliseconds that ends in
+ * SQLITE_BUSY_TIMEOUT (implemented by shm/registry.c), and 2, a lock that blocks without a
+ * limit (os_unix.c's F_SETLKW).  walkit implements only 1; any other value would have SQLite
+ * enable blocking locks while the WAL-index answers as under 1 would not, so it is refused. */
+#if defined(SQLITE_ENABLE_SETLK_TIMEOUT) && (SQLITE_ENABLE_SETLK_TIMEOUT + 0) != 1
+#error "walkit implements SQLITE_ENABLE_SETLK_TIMEOUT=1 only (or leave it undefined: WALKIT_BLOCKING_LOCKS=0)"
+#endif
 
 /* WAL must be compiled in: it is the point of walkit.  Refuse a configuration that omits it. */
 #ifdef SQLITE_OMIT_WAL

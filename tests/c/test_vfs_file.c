@@ -9,12 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "lfs.h"
 #include "sqlite3.h"
 #include "walkit.h"
 
 static int failures;
 static const char *backend = "";
+/* Makes (make = 1) or removes (0) a directory in the backend under test; NULL: none (ram). */
+static int (*backend_dir)(const char *path, int make);
 
 #define CHECK(name, cond, ...)                                                                  \
     do {                                                                                        \
@@ -158,6 +162,14 @@ static void test_io(sqlite3_vfs *v, unsigned sector, unsigned iocap)
     close_file(g);
     close_file(f);
 
+    /* A read-only handle refuses writes as SQLITE_READONLY on every backend. */
+    f = open_file(v, "/io.db", SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READONLY, &rc);
+    int wr = f ? f->pMethods->xWrite(f, data, 10, 0) : rc;
+    int tr = f ? f->pMethods->xTruncate(f, 0) : rc;
+    CHECK("readonly_handle_write_is_readonly", f && wr == SQLITE_READONLY && tr == SQLITE_READONLY,
+          "open %d, write %d, truncate %d", rc, wr, tr);
+    close_file(f);
+
     int exists = -1;
     v->xAccess(v, "/io.db", SQLITE_ACCESS_EXISTS, &exists);
     CHECK("access_exists", exists == 1, "%d", exists);
@@ -178,6 +190,17 @@ static void test_io(sqlite3_vfs *v, unsigned sector, unsigned iocap)
     rc = f ? f->pMethods->xWrite(f, data, 10, 0) : rc;
     CHECK("anonymous_temp_file", f && rc == SQLITE_OK, "%d", rc);
     close_file(f);
+
+    /* A directory is not a file: xAccess(EXISTS) says 0 (SQLite would take a directory named
+     * like a journal for a hot journal). */
+    exists = -1;
+    if (backend_dir && backend_dir("/adir", 1) == 0) {
+        v->xAccess(v, "/adir", SQLITE_ACCESS_EXISTS, &exists);
+        backend_dir("/adir", 0);
+    } else if (!backend_dir) {
+        v->xAccess(v, "/adir", SQLITE_ACCESS_EXISTS, &exists); /* ram has no directories */
+    }
+    CHECK("access_directory_is_not_a_file", exists == 0, "%d", exists);
 }
 
 static void test_locks(sqlite3_vfs *v)
@@ -617,6 +640,21 @@ static void test_register_misuse(void)
     sqlite3_close(db);
 }
 
+static lfs_t *dir_lfs;
+static const char *dir_root;
+
+static int lfs_dir_op(const char *path, int make)
+{
+    return make ? lfs_mkdir(dir_lfs, path) : lfs_remove(dir_lfs, path);
+}
+
+static int host_dir_op(const char *path, int make)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s%s", dir_root, path);
+    return make ? mkdir(full, 0755) : rmdir(full);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -636,14 +674,19 @@ int main(int argc, char **argv)
     const walkit_storage *two = walkit_storage_littlefs(&lfs);
     CHECK("second_backend_on_one_lfs_refused", one && !two, "%p %p", (void *)one, (void *)two);
     walkit_storage_destroy(one);
+    dir_lfs = &lfs;
+    backend_dir = lfs_dir_op;
     test_backend("littlefs", walkit_storage_littlefs(&lfs), 16,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND);
     test_littlefs_full(&lfs);
     test_littlefs_close_after_failed_write(&lfs);
     test_littlefs_full_rollback_journal(&lfs);
     lfs_unmount(&lfs);
+    dir_root = argv[1];
+    backend_dir = host_dir_op;
     test_backend("hostfile", walkit_storage_hostfile(argv[1]), 4096,
                  SQLITE_IOCAP_POWERSAFE_OVERWRITE);
+    backend_dir = NULL;
     test_names_share_storage();
     test_same_task_conflict();
     test_default_survives_reinit(); /* last: it shuts SQLite down and starts it again */

@@ -9,7 +9,7 @@
  *
  * Results: functions that can fail return WALKIT_OS_OK or a negative WALKIT_OS_* code; a
  * constructor that fails returns NULL.  A port never prints: the caller reports through
- * sqlite3_log() and the stats counters (walkit_os_error()).
+ * sqlite3_log() and the stats counters (walkit_os_failed(), walkit_int.h).
  */
 #ifndef WALKIT_OS_H
 #define WALKIT_OS_H

@@ -3,7 +3,10 @@
  *
  * Mutexes are PTHREAD_MUTEX_ERRORCHECK so that a task locking a mutex it already holds gets
  * WALKIT_OS_DEADLOCK instead of hanging: that is always a walkit bug, and the tests must see
- * it.  The semaphore is a flag guarded by its own mutex with a condition variable on the
+ * it.  Where the system has priority inheritance (_POSIX_THREAD_PRIO_INHERIT: Linux, RTEMS,
+ * VxWorks RTPs) they are PTHREAD_PRIO_INHERIT, as os.h promises: a low-priority task holding a
+ * WAL-index or SQLite mutex runs at the priority of the highest task waiting for it.  If the
+ * kernel refuses such a mutex (glibc checks for PI futexes), a plain one is made instead.  The semaphore is a flag guarded by its own mutex with a condition variable on the
  * monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
 #define _POSIX_C_SOURCE 200809L
 #include "os/os.h"
@@ -12,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h> /* _POSIX_THREAD_PRIO_INHERIT */
 
 struct walkit_os_mutex {
     pthread_mutex_t m;
@@ -34,7 +38,14 @@ walkit_os_mutex *walkit_os_mutex_create(void)
     if (!m) return NULL;
     if (pthread_mutexattr_init(&a) != 0) { free(m); return NULL; }
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-    int rc = pthread_mutex_init(&m->m, &a);
+    int rc = 1;
+#if defined(_POSIX_THREAD_PRIO_INHERIT) && _POSIX_THREAD_PRIO_INHERIT > 0
+    if (pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT) == 0) {
+        rc = pthread_mutex_init(&m->m, &a);
+        if (rc != 0) pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_NONE);
+    }
+#endif
+    if (rc != 0) rc = pthread_mutex_init(&m->m, &a);
     pthread_mutexattr_destroy(&a);
     if (rc != 0) { free(m); return NULL; }
     return m;

@@ -25,8 +25,11 @@ typedef struct host_fs {
     char *root;        /* no trailing '/' */
 } host_fs;
 
+/* readonly: opened WALKIT_ST_READONLY; writes are refused here (WALKIT_ST_ACCESS, i.e.
+ * SQLITE_READONLY, as the other backends do) rather than left to fail with EBADF. */
 struct walkit_storage_file {
     int fd;
+    int readonly;
 };
 
 static int host_err(int e)
@@ -80,6 +83,7 @@ static int host_open(void *ctx, const char *path, unsigned flags, walkit_storage
         walkit_free(f);
         return rc;
     }
+    f->readonly = (flags & WALKIT_ST_READONLY) != 0;
     *out = f;
     return WALKIT_ST_OK;
 }
@@ -112,6 +116,7 @@ static int host_write(void *ctx, walkit_storage_file *f, uint64_t off, const voi
 {
     (void)ctx;
     size_t done = 0;
+    if (f->readonly) return WALKIT_ST_ACCESS;
     while (done < n) {
         ssize_t w = pwrite(f->fd, (const char *)buf + done, n - done, (off_t)(off + done));
         if (w < 0 && errno == EINTR) continue;
@@ -126,6 +131,7 @@ static int host_truncate(void *ctx, walkit_storage_file *f, uint64_t size)
 {
     (void)ctx;
     int r;
+    if (f->readonly) return WALKIT_ST_ACCESS;
     do { r = ftruncate(f->fd, (off_t)size); } while (r != 0 && errno == EINTR);
     return r == 0 ? WALKIT_ST_OK : host_err(errno);
 }
@@ -170,7 +176,7 @@ static int host_exists(void *ctx, const char *path)
     struct stat st;
     int rc = host_path(ctx, path, full, sizeof full);
     if (rc != WALKIT_ST_OK) return rc;
-    if (stat(full, &st) == 0) return 1;
+    if (stat(full, &st) == 0) return S_ISREG(st.st_mode) ? 1 : 0; /* a directory is no file */
     return errno == ENOENT || errno == ENOTDIR ? 0 : host_err(errno);
 }
 

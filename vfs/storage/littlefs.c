@@ -337,7 +337,7 @@ static int wlfs_exists(void *ctx, const char *path)
     int err = lfs_stat(fs->lfs, path, &info);
     walkit_mutex_leave(fs->lock, "littlefs stat");
     if (err == LFS_ERR_NOENT) return 0;
-    return err < 0 ? lfs_err(err) : 1;
+    return err < 0 ? lfs_err(err) : info.type == LFS_TYPE_REG; /* a directory is not a file */
 }
 
 static void wlfs_destroy(void *ctx)

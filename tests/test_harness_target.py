@@ -3,6 +3,7 @@ every wait ends, the emulator is always reaped, `walkit run` and the session fac
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import signal
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from walkit import WalkitError
 from walkit.boards import load_board
-from walkit.console import TargetError, TargetGone, TargetTimeout
+from walkit.console import READY_LINE, ConsoleLink, TargetError, TargetGone, TargetTimeout
+from walkit.sql import SqlError
 from walkit.target import EXIT_REBOOT, Target, describe_status, open_session
 
 
@@ -80,23 +83,162 @@ def _patch_function(elf: Path, symbol: str, code: bytes, out: Path) -> Path:
     raise AssertionError(f"no section holds {symbol} at {addr:#x}")
 
 
-def test_corrupt_image_is_an_error_with_the_emulator_output(walkit_board, tmp_path):
-    bad = tmp_path / "corrupt.elf"
-    bad.write_bytes(b"\x7fELF" + os.urandom(4000))
-    bad.chmod(0o755)
+def _bad_image(kind: str, good: Path, out: Path) -> Path:
+    data = good.read_bytes()
+    if kind == "truncated":
+        data = data[:len(data) // 2]
+    elif kind == "header-only":
+        data = data[:40]
+    elif kind == "not-elf":
+        data = b"#!/bin/sh\necho not firmware\n"
+    elif kind == "random":
+        data = b"\x7fELF" + os.urandom(4000)
+    elif kind == "other-machine":  # e_machine: ARM <-> x86-64 (both little-endian)
+        machine, = struct.unpack_from("<H", data, 18)
+        data = data[:18] + struct.pack("<H", 62 if machine == 40 else 40) + data[20:]
+    out.write_bytes(data)
+    out.chmod(0o755)
+    return out
+
+
+@pytest.mark.parametrize("kind, expect", [
+    ("truncated", "truncated"),
+    ("header-only", "truncated ELF header"),
+    ("not-elf", "not an ELF file"),
+    ("random", ""),
+    ("other-machine", "it is built for"),
+])
+def test_image_that_is_not_an_elf_for_the_board_is_refused_before_start(walkit_board, walkit_image,
+                                                                        tmp_path, kind, expect):
+    """QEMU exits 1 without a word on a truncated ELF, exec() says "Exec format error": the
+    harness checks the image before starting anything and says what is wrong with it."""
+    bad = _bad_image(kind, walkit_image, tmp_path / f"{kind}.elf")
     t = Target(walkit_board, image=bad, workdir=tmp_path / "t", boot_timeout=5)
     try:
-        t0 = time.monotonic()
-        with pytest.raises(TargetError) as e:
+        with pytest.raises(WalkitError) as e:
             t.boot()
-        assert time.monotonic() - t0 < 10
+        assert not isinstance(e.value, TargetError)  # nothing ran: no console, no process
         msg = str(e.value)
-        assert "boot:" in msg and "--- last console output ---" in msg
-        what = "QEMU output" if t.board.is_qemu else "host-sim process output"
-        assert what in msg  # the emulator said why (it is in process.log too)
-        assert not t.running
+        assert f"firmware image {bad} is not an ELF executable for {walkit_board}" in msg
+        assert expect in msg
+        assert t._proc is None and not t.process_log.exists()
     finally:
         t.close()
+
+
+@pytest.mark.boards("qemu-virt-a15")
+def test_qemu_that_exits_during_start_up_says_so_with_its_output(walkit_board, walkit_image, tmp_path):
+    """QEMU connects both sockets, then gives up (here: a device it does not know): the error is
+    its exit and its complaint, not the QMP socket's "connection reset"."""
+    board = load_board(walkit_board)
+    board = dataclasses.replace(board, qemu_args=[*board.qemu_args, "-device", "no-such-device"])
+    t = Target(board, image=walkit_image, workdir=tmp_path / "t", boot_timeout=10)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TargetGone) as e:
+            t.boot()
+        assert time.monotonic() - t0 < 5
+        msg = str(e.value)
+        assert msg.startswith("boot: QEMU exited with status 1 during start-up"), msg
+        assert "QEMU output" in msg and "'no-such-device' is not a valid device model name" in msg
+        assert "ConnectError" not in msg and "Connection reset" not in msg
+        assert t.exit_status == 1 and not t.running
+    finally:
+        t.close()
+
+
+def test_flash_image_of_the_wrong_size_is_refused(walkit_board, walkit_image, tmp_path):
+    """host-sim would boot on it without storage, QEMU refuses it with a pflash message: both
+    are told at once what size the board needs."""
+    want = load_board(walkit_board).flash.size
+    small = tmp_path / "small.img"
+    small.write_bytes(b"\xff" * 4096)
+    with pytest.raises(WalkitError) as e:
+        Target(walkit_board, image=walkit_image, flash=small, workdir=tmp_path / "a")
+    msg = str(e.value)
+    assert f"flash image {small} is 4096 bytes" in msg and f"needs exactly {want} bytes" in msg
+    assert small.read_bytes() == b"\xff" * 4096
+    # An image that changed size after the Target was made is refused at boot.
+    t = Target(walkit_board, image=walkit_image, workdir=tmp_path / "b")
+    try:
+        with open(t.flash, "ab") as f:
+            f.write(b"\xff" * 512)
+        with pytest.raises(WalkitError) as e:
+            t.boot()
+        assert f"is {want + 512} bytes" in str(e.value) and f"exactly {want} bytes" in str(e.value)
+        assert t._proc is None
+    finally:
+        t.close()
+
+
+def test_boot_timeout_bounds_the_whole_boot_with_the_switch_to_machine_mode(
+        walkit_board, walkit_image, tmp_path, monkeypatch):
+    """A firmware 1.5 s late with "ready" that then never answers `.mode machine`: the boot
+    fails at boot_timeout, not boot_timeout after "ready"."""
+    expect, write = ConsoleLink.expect, ConsoleLink.write
+
+    def late_ready(self, pattern, timeout, what=None):
+        if READY_LINE in pattern:
+            time.sleep(1.5)
+        return expect(self, pattern, timeout, what)
+
+    def no_machine_mode(self, data, log=False):
+        if b".mode machine" not in data:
+            write(self, data, log)
+
+    monkeypatch.setattr(ConsoleLink, "expect", late_ready)
+    monkeypatch.setattr(ConsoleLink, "write", no_machine_mode)
+    t = Target(walkit_board, image=walkit_image, workdir=tmp_path / "t", boot_timeout=3)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TargetTimeout) as e:
+            t.boot()
+        assert 2.9 <= time.monotonic() - t0 < 3.6
+        assert "machine mode" in str(e.value) and "boot_timeout 3.0 s" in str(e.value)
+    finally:
+        t.close()
+
+
+def test_shutdown_and_console_reboot_in_interactive_mode(target_factory):
+    """After boot(machine_mode=False) the console takes no framed requests: shutdown() and
+    console_reboot() type their command at the prompt instead of waiting for a reply."""
+    t = target_factory(boot=False, timeout=10)
+    t.boot(machine_mode=False)
+    t0 = time.monotonic()
+    with pytest.raises(WalkitError, match="interactive mode"):
+        t.console.ping()  # refused at once, not after the request timeout
+    t.link.write(b"SELECT 'half a statement")  # left half typed: the Ctrl-C before .reboot drops it
+    t.console_reboot()
+    assert t.boots == 2 and t.console.mode == "interactive"
+    assert t.shutdown(timeout=10) == 0
+    assert time.monotonic() - t0 < 8
+    assert t.exit_status == 0 and not t.running
+
+
+def test_shutdown_after_switching_to_interactive_mode(target):
+    target.console.request(".mode", "interactive")
+    t0 = time.monotonic()
+    assert target.shutdown(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    assert target.console is None  # reaped
+
+
+def test_a_started_request_keeps_its_reply_while_others_are_made(target):
+    c = target.console
+    c.open("x", "/x.db")
+    rid = c.start("sql", "x", "SELECT 40 + 2")
+    c.ping()
+    assert c.sql("x", "SELECT 'in between'").rows == [("in between",)]
+    assert c.read_reply(rid).rows == [(42,)]
+
+
+def test_an_id_0_error_is_not_raised_against_a_later_request(target):
+    c = target.console
+    assert c.send_raw(b"garbage") == 0
+    c.ping()  # answered after the garbage line's error, which is not ping's
+    with pytest.raises(SqlError, match="malformed request"):
+        c.read_reply(0)
+    c.ping()
 
 
 def test_firmware_that_never_gets_ready_times_out_with_its_console_log(walkit_board, walkit_image, tmp_path):

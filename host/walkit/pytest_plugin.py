@@ -11,7 +11,8 @@ Fixtures (docs/writing-tests.md has a worked example):
 ``target_factory``  ``target_factory(flash=None, boot=True, **kw)`` for tests that need several
                     targets, their own flash image, or to boot later; all reaped after the test.
 ``shared_target``   one booted target per board for the whole session, for tests that only read
-                    or use their own files; rebooted if a test left it dead.
+                    or use their own files; rebooted if a test left it dead, back in machine
+                    mode if a test left its console interactive.
 
 Options: ``--board NAME`` (repeatable, or comma-separated, or ``all``; default
 ``$WALKIT_BOARDS`` or every board), ``--walkit-artifacts DIR`` (default ``<rootdir>/artifacts``).
@@ -158,6 +159,8 @@ def shared_target(request, walkit_board, walkit_image, _shared_targets, tmp_path
     if not t.running or t.console is None:
         t.power_cut()
         t.boot()
+    elif t.console.mode != "machine":  # a test switched it to interactive mode and left it so
+        t.console.enter_machine_mode()
     _register(request.node, t)
     return t
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import platform
 import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,8 +40,8 @@ from pathlib import Path
 
 from . import WalkitError
 from .boards import Board, load_board
-from .console import (DEFAULT_TIMEOUT, READY_LINE, Console, ConsoleLink, ConsoleSession,
-                      TargetError, TargetGone, TargetTimeout)
+from .console import (DEFAULT_TIMEOUT, MACHINE, READY_LINE, Console, ConsoleLink,
+                      ConsoleSession, TargetError, TargetGone, TargetTimeout)
 from .qemu import Qmp, QmpError, qemu_command
 
 # Exit statuses of the firmware (firmware/board.h).
@@ -88,33 +90,117 @@ def copy_flash(src: str | os.PathLike, dst: str | os.PathLike, board: str | Boar
     return copy_image(src, dst, name, force=True)
 
 
+# e_machine of the images a board runs: from the QEMU binary's name, or the host's for a native
+# process.  A board not in these tables gets the ELF checks without the machine check.
+_QEMU_MACHINES = {"arm": 40, "aarch64": 183, "i386": 3, "x86_64": 62, "riscv32": 243,
+                  "riscv64": 243, "ppc": 20, "ppc64": 21, "mips": 8, "mipsel": 8}
+_HOST_MACHINES = {"x86_64": 62, "amd64": 62, "i386": 3, "i686": 3, "aarch64": 183,
+                  "arm64": 183, "armv7l": 40, "riscv64": 243, "ppc64le": 21}
+_MACHINE_NAMES = {3: "x86", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 40: "ARM", 62: "x86-64",
+                  183: "AArch64", 243: "RISC-V"}
+_checked_images: dict[tuple, None] = {}
+
+
+def expected_elf_machine(board: Board) -> int | None:
+    if board.is_qemu:
+        return _QEMU_MACHINES.get(Path(board.qemu_binary).name.removeprefix("qemu-system-"))
+    return _HOST_MACHINES.get(platform.machine().lower())
+
+
+def check_image(board: Board, image: Path) -> None:
+    """Raises WalkitError unless ``image`` is a whole ELF executable for ``board``: QEMU given
+    a truncated or foreign file exits during start-up without a word, and exec() of one gives
+    "Exec format error"."""
+    try:
+        st = image.stat()
+    except OSError as e:
+        raise WalkitError(f"firmware image {image}: {e.strerror}") from None
+    key = (str(image), st.st_size, st.st_mtime_ns, board.name)
+    if key in _checked_images:
+        return
+    from .elf import read_elves
+
+    want = expected_elf_machine(board)
+    need = f"an ELF executable for {board.name}" + (
+        f" ({_MACHINE_NAMES.get(want, want)})" if want else "")
+    try:
+        elf = read_elves(image)
+        if len(elf) != 1:
+            raise WalkitError(f"{image}: an archive, not an executable")
+        elf = elf[0]
+        data = image.read_bytes()
+    except WalkitError as e:
+        why = str(e).removeprefix(f"{image}: ").removeprefix(f"{image}")
+        raise WalkitError(f"firmware image {image} is not {need}: {why.lstrip(': ')}") from None
+    if elf.etype not in (2, 3):
+        raise WalkitError(f"firmware image {image} is not {need}: ELF type {elf.etype} "
+                          "(an object file or a core dump, not an executable)")
+    if want is not None and elf.machine != want:
+        raise WalkitError(f"firmware image {image} is not {need}: it is built for "
+                          f"{_MACHINE_NAMES.get(elf.machine, f'machine {elf.machine}')}")
+    # Program headers: every loadable segment must be in the file (a truncated copy whose
+    # section table happens to survive still loses code).
+    e = "<" if elf.little else ">"
+    try:
+        if elf.is_64:
+            phoff, = struct.unpack_from(e + "Q", data, 32)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 54)
+        else:
+            phoff, = struct.unpack_from(e + "I", data, 28)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 42)
+        if phnum == 0:
+            raise WalkitError(f"firmware image {image} is not {need}: no program headers")
+        for i in range(phnum):
+            off = phoff + i * phentsize
+            if elf.is_64:
+                ptype, _flags, poff, _va, _pa, filesz = struct.unpack_from(e + "IIQQQQ", data, off)
+            else:
+                ptype, poff, _va, _pa, filesz = struct.unpack_from(e + "IIIII", data, off)
+            if ptype == 1 and poff + filesz > len(data):  # PT_LOAD
+                raise WalkitError(f"firmware image {image} is not {need}: truncated (segment "
+                                  f"{i} ends at byte {poff + filesz}, the file has {len(data)})")
+    except struct.error:
+        raise WalkitError(f"firmware image {image} is not {need}: truncated program "
+                          "header table") from None
+    _checked_images[key] = None
+
+
 class Target:
     """One board, its flash image and its console.
 
     ``image``: the firmware (default: ``walkit build`` for the board).  ``flash``: the image
-    file (default: ``workdir/flash.img``, created blank when missing).  ``workdir``: where the
-    console log (``console.log``, every boot appended) and the emulator's own output
-    (``process.log``) go; default a temporary folder removed by ``close()``.
+    file (default: ``workdir/flash.img``, created blank when missing); it must have the
+    board's flash size exactly, or WalkitError (``check_flash=False`` lets a test give the
+    firmware a wrong one on purpose).  ``workdir``: where the console log (``console.log``,
+    every boot appended) and the emulator's own output (``process.log``) go; default a
+    temporary folder removed by ``close()``.
     """
 
     def __init__(self, board: str | Board, *, image: str | os.PathLike | None = None,
                  flash: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None,
                  boot_timeout: float | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 echo=None):
+                 echo=None, check_flash: bool = True):
         self.board = board if isinstance(board, Board) else load_board(board)
         if self.board.runner not in ("qemu", "native"):
             raise WalkitError(f"board {self.board.name}: unknown runner {self.board.runner!r}")
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="walkit-target-"))
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if image is None:
-            from .build import build
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if image is None:
+                from .build import build
 
-            image = build(self.board.name)
-        self.image = Path(image)
-        self.flash = Path(flash) if flash else self.workdir / "flash.img"
-        if self.board.flash and not self.flash.exists():
-            create_blank_flash(self.board, self.flash)
+                image = build(self.board.name)
+            self.image = Path(image)
+            self.flash = Path(flash) if flash else self.workdir / "flash.img"
+            self.check_flash = check_flash
+            if self.board.flash and not self.flash.exists():
+                create_blank_flash(self.board, self.flash)
+            self._check_flash()
+        except BaseException:
+            if self._own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         self.boot_timeout = boot_timeout or self.board.boot_timeout
         self.timeout = timeout
         self.console_log = self.workdir / "console.log"
@@ -144,6 +230,15 @@ class Target:
             self.exit_status = self._proc.returncode
         return self.exit_status
 
+    def _console_tail(self, n: int = 3000) -> str:
+        """The last console output: the live link's, or the log file's once it is closed."""
+        if self.link is not None:
+            return self.link.tail(n)
+        try:
+            return self.console_log.read_bytes()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def _process_tail(self, n: int = 2000) -> str:
         try:
             data = self.process_log.read_bytes()[-n:]
@@ -151,11 +246,14 @@ class Target:
             return ""
         return data.decode("utf-8", "replace").strip()
 
+    def _what(self) -> str:
+        return "QEMU" if self.board.is_qemu else "host-sim process"
+
     def _context(self, gone: bool = False) -> str:
         """What an error on this target should say beside the console output.  ``gone``: the
         console closed or broke, so the process is on its way out: wait a moment to say how it
         ended."""
-        what = "QEMU" if self.board.is_qemu else "host-sim process"
+        what = self._what()
         if self._proc is None:
             state = "not started"
         else:
@@ -171,6 +269,22 @@ class Target:
         if tail:
             text += f"\n--- {what} output ({self.process_log}) ---\n{tail}"
         return text
+
+    def _check_flash(self) -> None:
+        """The flash image must be the board's flash, byte for byte in size: QEMU refuses
+        another size at start-up, host-sim would boot without storage."""
+        if not self.board.flash or not self.check_flash:
+            return
+        want = self.board.flash.size
+        try:
+            size = self.flash.stat().st_size
+        except OSError as e:
+            raise WalkitError(f"flash image {self.flash}: {e.strerror}") from None
+        if size != want:
+            raise WalkitError(f"flash image {self.flash} is {size} bytes; board {self.board.name} "
+                              f"needs exactly {want} bytes (board.toml [flash] size).  Make one "
+                              f"with `walkit image create PATH --board {self.board.name}`, or "
+                              "pass check_flash=False to give the firmware a wrong one on purpose")
 
     def _log_marker(self, text: str) -> None:
         with open(self.console_log, "ab") as f:
@@ -195,6 +309,8 @@ class Target:
                 raise WalkitError(f"target {self.board.name} is already running")
             if not self.image.is_file():
                 raise WalkitError(f"no firmware image at {self.image}")
+            check_image(self.board, self.image)
+            self._check_flash()
             self._teardown_links()
             self.boots += 1
             self.exit_status = None
@@ -241,7 +357,8 @@ class Target:
         conn = None
         while conn is None:
             if self._proc.poll() is not None:
-                raise TargetGone("boot: the target stopped before connecting its console", "",
+                raise TargetGone(f"boot: {self._what()} {describe_status(self._proc.returncode)} "
+                                 "during start-up, before connecting its console", "",
                                  self._context())
             left = deadline - time.monotonic()
             if left <= 0:
@@ -256,7 +373,15 @@ class Target:
             try:
                 self._qmp.accept(max(0.1, deadline - time.monotonic()))
             except QmpError as e:
-                raise TargetError(f"boot: QMP: {e}", self.link.tail(), self._context()) from None
+                # Usually QEMU gave up during start-up (a device, the kernel, memory) after it
+                # had connected both sockets: say that, with its output, not the socket error.
+                try:
+                    self._proc.wait(2.0)
+                except subprocess.TimeoutExpired:
+                    raise TargetError(f"boot: QMP: {e}", self.link.tail(), self._context()) from None
+                self._poll_status()
+                raise TargetGone(f"boot: QEMU {describe_status(self._proc.returncode)} during "
+                                 "start-up", self.link.tail(), self._context()) from None
         # 3. The firmware says it is ready.  The link is new for every boot, so its log is this
         # boot's output.
         self.link.expect(rb"(?m)^" + READY_LINE, max(0.0, deadline - time.monotonic()),
@@ -265,8 +390,11 @@ class Target:
         self.boot_seconds = time.monotonic() - t0
         self.boot_output = self.link.log_bytes().decode("utf-8", "replace")
         self.console = Console(self.link, self.timeout)
-        if machine_mode:
-            self.console.enter_machine_mode(self.boot_timeout)
+        if machine_mode:  # the same deadline: a boot takes boot_timeout at most, all told
+            self.console.enter_machine_mode(
+                max(0.0, deadline - time.monotonic()),
+                f"boot: switching the console to machine mode (boot_timeout "
+                f"{self.boot_timeout:.1f} s from board.toml)")
 
     def power_cut(self) -> None:
         """Stops the machine dead (see the module docstring); the target is off afterwards."""
@@ -286,28 +414,45 @@ class Target:
         self.power_cut()
         return self.boot()
 
-    def console_reboot(self) -> "Target":
+    def _console_exit(self, command: str, timeout: float) -> int:
+        """Sends ``.reboot`` or ``.shutdown`` in the console's current mode and waits for the
+        exit, all within ``timeout``; returns the exit status."""
+        deadline = time.monotonic() + timeout
+        console = self._require_console()
+        if console.mode == MACHINE:
+            console.request(command, timeout=timeout)
+        else:  # typed at the prompt; the exit is the answer
+            console.type_line(command.encode())
+        return self.wait_exit(max(0.1, deadline - time.monotonic()))
+
+    def console_reboot(self, machine_mode: bool | None = None) -> "Target":
         """The firmware's own ``.reboot``: it closes everything, exits with EXIT_REBOOT and is
-        powered up again on the same flash."""
+        powered up again on the same flash; the console comes back in machine mode, or in
+        the mode it was in when ``machine_mode`` is None."""
         with self._lock:
-            self._require_console().request(".reboot")
-            status = self.wait_exit(self.timeout)
+            if machine_mode is None:
+                machine_mode = self.console is None or self.console.mode == MACHINE
+            try:
+                status = self._console_exit(".reboot", self.timeout)
+            except BaseException:
+                self._kill()
+                raise
             if status != EXIT_REBOOT:
                 raise TargetError(f".reboot: the target {describe_status(status)}, expected "
-                                  f"status {EXIT_REBOOT}", self.link.tail(), self._context())
-            return self.boot()
+                                  f"status {EXIT_REBOOT}", self._console_tail(), self._context())
+            return self.boot(machine_mode=machine_mode)
 
     def shutdown(self, timeout: float | None = None) -> int:
-        """Clean stop through the console; returns the exit status.  A target that does not
-        stop in time is killed and TargetTimeout raised."""
+        """Clean stop through the console, in machine or interactive mode; returns the exit
+        status.  A target that does not stop within ``timeout`` is killed and TargetTimeout
+        raised."""
         timeout = self.timeout if timeout is None else timeout
         with self._lock:
             if not self.running:
                 self._kill()
                 return self.exit_status if self.exit_status is not None else 0
             try:
-                self._require_console().request(".shutdown", timeout=timeout)
-                return self.wait_exit(timeout)
+                return self._console_exit(".shutdown", timeout)
             except BaseException:
                 self._kill()
                 raise
@@ -342,6 +487,10 @@ class Target:
             except subprocess.TimeoutExpired:  # a process in uninterruptible sleep: give up
                 pass
             self.exit_status = self._proc.returncode
+            if self.exit_status is not None and self.link is not None:
+                # The process is gone, its end of the console closed: read what it wrote before
+                # (up to the cut) into the log, so the log and log_bytes() hold all of it.
+                self.link.wait_eof(2.0)
         self._teardown_links()
 
     def _teardown_links(self) -> None:

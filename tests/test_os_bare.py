@@ -5,9 +5,9 @@ single task report WALKIT_OS_DEADLOCK instead of hanging or spinning a timeout o
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from c_checks import run_checks
 from walkit.native.build import build_program
 
 HERE = Path(__file__).parent
@@ -23,11 +23,4 @@ wal_second_connection_reads no_other_os_errors
 
 def test_bare_port_on_host() -> None:
     program = build_program("test_os_bare", [HERE / "c" / "test_os_bare.c"], port=None)
-    r = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
-    lines = r.stdout.splitlines()
-    failed = [l for l in lines if l.startswith("FAIL")]
-    assert not failed, "\n".join(failed) + "\n" + r.stderr
-    passed = {l.split()[1] for l in lines if l.startswith("ok ")}
-    missing = [n for n in EXPECTED if n not in passed]
-    assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
-    assert r.returncode == 0
+    run_checks(program, EXPECTED, timeout=60)

@@ -6,11 +6,11 @@ the port, and a concurrent WAL workload across emulated tasks."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from c_checks import run_checks
 from walkit.native.build import build_program
 
 HERE = Path(__file__).parent
@@ -44,11 +44,4 @@ def program() -> Path:
 
 
 def test_vxworks_port_on_emulation(program: Path) -> None:
-    r = subprocess.run([str(program)], capture_output=True, text=True, timeout=120)
-    lines = r.stdout.splitlines()
-    failed = [l for l in lines if l.startswith("FAIL")]
-    assert not failed, "\n".join(failed) + "\n" + r.stderr
-    passed = {l.split()[1] for l in lines if l.startswith("ok ")}
-    missing = [name for name in EXPECTED if name not in passed]
-    assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
-    assert r.returncode == 0, r.stdout + r.stderr
+    run_checks(program, EXPECTED, timeout=120)

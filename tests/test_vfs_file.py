@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from c_checks import run_checks
 from walkit.native.build import CC, build_program, common_flags, vfs_dir
 
 HERE = Path(__file__).parent
@@ -49,14 +50,7 @@ nostorage_default_again""".split()]
 
 def test_file_layer_on_every_backend(tmp_path):
     program = build_program("test_vfs_file", [HERE / "c" / "test_vfs_file.c"])
-    r = subprocess.run([str(program), str(tmp_path)], capture_output=True, text=True, timeout=120)
-    lines = r.stdout.splitlines()
-    failed = [l for l in lines if l.startswith("FAIL")]
-    assert not failed, "\n".join(failed) + "\n" + r.stderr
-    passed = {l.split()[1] for l in lines if l.startswith("ok ")}
-    missing = [n for n in EXPECTED if n not in passed]
-    assert not missing, f"checks not reported: {missing}\n{r.stdout}\n{r.stderr}"
-    assert r.returncode == 0
+    run_checks(program, EXPECTED, [str(tmp_path)], timeout=120)
     assert not list(tmp_path.iterdir()), "every test file was deleted"
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import WalkitError
+from ..inputs import read_input
 
 MAGIC = 0x377F0682  # | 1 for big-endian checksum words
 VERSION = 3007000
@@ -279,16 +280,7 @@ def _transactions(frames: list[Frame]) -> list[Transaction]:
 
 
 def read_wal(path: str | Path) -> Wal:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise WalkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise WalkitError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise WalkitError(f"{path}: permission denied") from None
-    return parse_wal(data, str(path))
+    return parse_wal(read_input(path), str(path))
 
 
 def build_wal(header: WalHeader, frames: list[tuple[int, bytes | memoryview]], db_pages: int) -> bytes:

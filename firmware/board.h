@@ -28,6 +28,13 @@ uint64_t board_time_us(void);
 size_t walkit_heap_used(void);
 size_t walkit_heap_size(void);
 
+/* The main stack: the most of it ever used since boot (bare-metal boards paint it at start-up
+ * and find the deepest overwritten word) and its size; both 0 where the board cannot tell
+ * (a hosted process, whose OS owns the stack).  For .stats: SQLite needs about 4.3 KiB, and
+ * with no guard below the stack this is how an overflow risk shows before it happens. */
+size_t walkit_stack_used_max(void);
+size_t walkit_stack_size(void);
+
 /* Ends the run; the status reaches the host (QEMU's exit code, the process's exit code). */
 void board_exit(int status) __attribute__((noreturn));
 

@@ -64,10 +64,34 @@ void _exit(int status) { board_exit(status); }
 void _init(void) { }
 void _fini(void) { }
 
+/* Stack painting.  Invariant: every word of [__stack_limit, painted_top) held STACK_PAINT at
+ * start-up, so the lowest word that no longer does marks the deepest the stack has been.  The
+ * paint stops STACK_PAINT_MARGIN bytes below board_start's own frame, which is live. */
+extern char __stack_limit[], __stack_top[];
+#define STACK_PAINT 0xa5a5a5a5u
+#define STACK_PAINT_MARGIN 256u
+
+static void paint_stack(void)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0) - STACK_PAINT_MARGIN;
+    for (volatile uint32_t *w = (uint32_t *)__stack_limit; (uintptr_t)w < (here & ~(uintptr_t)3); w++)
+        *w = STACK_PAINT;
+}
+
+size_t walkit_stack_size(void) { return (size_t)(__stack_top - __stack_limit); }
+
+size_t walkit_stack_used_max(void)
+{
+    const uint32_t *w = (const uint32_t *)__stack_limit;
+    while ((const char *)w < __stack_top && *w == STACK_PAINT) w++;
+    return (size_t)(__stack_top - (const char *)w);
+}
+
 /* Entered from the board's reset code with a stack and a zeroed .bss. */
 void board_start(void) __attribute__((noreturn));
 void board_start(void)
 {
+    paint_stack();
     board_init();
     __libc_init_array();
     exit(main());

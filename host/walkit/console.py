@@ -147,16 +147,16 @@ class ConsoleLink:
     def _timeout(self, what: str, timeout: float) -> TargetTimeout:
         return self.error(TargetTimeout, f"{what}: no answer within {timeout:.1f} s")
 
-    def read_line(self, timeout: float, what: str = "waiting for a console line") -> bytes:
-        """The next line (without CR LF) of what arrived since the last read."""
+    def _take(self, take, timeout: float, what: str):
+        """Waits until ``take(buffer)`` (called under the lock) returns something other than
+        None, and returns that; the one wait loop behind every read, so each has a deadline and
+        ends with the console tail when the target stops or stays silent."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                i = self._buf.find(b"\n")
-                if i >= 0:
-                    line = bytes(self._buf[:i])
-                    del self._buf[:i + 1]
-                    return line.rstrip(b"\r")
+                got = take(self._buf)
+                if got is not None:
+                    return got
                 if self._eof:
                     raise self._gone(f"{what}: the target stopped")
                 left = deadline - time.monotonic()
@@ -164,26 +164,32 @@ class ConsoleLink:
                     raise self._timeout(what, timeout)
                 self._cond.wait(left)
 
+    def read_line(self, timeout: float, what: str = "waiting for a console line") -> bytes:
+        """The next line (without CR LF) of what arrived since the last read."""
+        def take(buf: bytearray):
+            i = buf.find(b"\n")
+            if i < 0:
+                return None
+            line = bytes(buf[:i])
+            del buf[:i + 1]
+            return line.rstrip(b"\r")
+
+        return self._take(take, timeout, what)
+
     def expect(self, pattern: bytes, timeout: float, what: str | None = None) -> re.Match:
         """Consumes output up to and including the first match of a regular expression.  The
         match's ``string`` is the output it was found in, so ``m.string[:m.start()]`` is what
         came before it."""
         rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        what = what or f"waiting for {pattern!r}"
-        with self._cond:
-            while True:
-                # Search a copy: the match must keep its text after the buffer is consumed.
-                m = rx.search(bytes(self._buf))
-                if m:
-                    del self._buf[:m.end()]
-                    return m
-                if self._eof:
-                    raise self._gone(f"{what}: the target stopped")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise self._timeout(what, timeout)
-                self._cond.wait(left)
+
+        def take(buf: bytearray):
+            # Search a copy: the match must keep its text after the buffer is consumed.
+            m = rx.search(bytes(buf))
+            if m:
+                del buf[:m.end()]
+            return m
+
+        return self._take(take, timeout, what or f"waiting for {pattern!r}")
 
     def wait_eof(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

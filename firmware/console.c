@@ -295,7 +295,9 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     }
     stat_row_text(sink, "fs.state", storage_state_name(c->st->state));
     if (lfs) {
-        lfs_ssize_t used = lfs_fs_size(lfs);
+        /* Distinct blocks: lfs_fs_size() counts the prefix an open, unsynced file shares with
+         * its committed version twice (more blocks used than exist). */
+        long used = walkit_littlefs_blocks_used(lfs);
         stat_row(sink, "fs.block_size", c->st->cfg.block_size);
         stat_row(sink, "fs.block_count", c->st->cfg.block_count);
         stat_row(sink, "fs.blocks_used", used);

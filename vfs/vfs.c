@@ -313,10 +313,43 @@ static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
     return SQLITE_OK;
 }
 
+static uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#define WAL_HDR 32u       /* wal.c: WAL_HDRSIZE */
+#define WAL_FRAME_HDR 24u /* wal.c: WAL_FRAME_HDRSIZE; SQLite writes each frame header alone */
+
+/* Tells the backend what a WAL frame header being written needs of the database: the end of
+ * its page (bytes 0-3) or, in a commit frame, the database's size in pages (bytes 4-7), times
+ * the page size from the WAL header (bytes 8-11, read once when another handle wrote it). */
+static void describe_wal_write(walkit_file *f, const unsigned char *buf, int amt, sqlite3_int64 off)
+{
+    const walkit_storage *st = f->vfs->st;
+    if (!st->wal_frame || !(f->open_flags & SQLITE_OPEN_WAL)) return;
+    if (off == 0 && amt >= (int)WAL_HDR) {
+        f->wal_page_size = get_be32(buf + 8);
+        return;
+    }
+    if (amt != (int)WAL_FRAME_HDR || off < (sqlite3_int64)WAL_HDR) return;
+    if (!f->wal_page_size) {
+        unsigned char h[WAL_HDR];
+        size_t got = 0;
+        if (st->read(st->ctx, f->h, 0, h, sizeof h, &got) != WALKIT_ST_OK || got != sizeof h) return;
+        f->wal_page_size = get_be32(h + 8);
+    }
+    uint32_t pgno = get_be32(buf), npages = get_be32(buf + 4);
+    uint64_t ps = f->wal_page_size;
+    st->wal_frame(st->ctx, f->h, (uint64_t)off, (uint64_t)off + WAL_FRAME_HDR + ps,
+                  (uint64_t)(npages ? npages : pgno) * ps, npages != 0);
+}
+
 static int wk_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
 {
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = f->vfs->st;
+    describe_wal_write(f, buf, amt, off);
     int rc = st->write(st->ctx, f->h, (uint64_t)off, buf, (size_t)amt);
     return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_WRITE);
 }
@@ -445,10 +478,11 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
     if (flags & SQLITE_OPEN_READONLY) sflags |= WALKIT_ST_READONLY;
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) sflags |= WALKIT_ST_DATABASE;
+    if (flags & SQLITE_OPEN_WAL) sflags |= WALKIT_ST_WAL;
     rc = st->open(st->ctx, path, sflags, &f->h);
     if (rc == WALKIT_ST_ACCESS && (flags & SQLITE_OPEN_READWRITE)) {
         /* As SQLite expects of every VFS: a file we may not write is opened read-only. */
-        rc = st->open(st->ctx, path, WALKIT_ST_READONLY | (sflags & WALKIT_ST_DATABASE), &f->h);
+        rc = st->open(st->ctx, path, WALKIT_ST_READONLY | (sflags & (WALKIT_ST_DATABASE | WALKIT_ST_WAL)), &f->h);
         if (rc == WALKIT_ST_OK)
             flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     }

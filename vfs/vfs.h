@@ -49,6 +49,7 @@ typedef struct walkit_file {
     int delete_on_close;           /* SQLITE_OPEN_DELETEONCLOSE: path is removed at close */
     walkit_shm_conn *shm;          /* this connection's WAL-index attachment, or NULL */
     int lock_timeout_ms;           /* SQLITE_FCNTL_LOCK_TIMEOUT: 0 = never block */
+    uint32_t wal_page_size;        /* a WAL: its header's page size, 0 until known */
 } walkit_file;
 
 /* Maps a storage result to SQLite's code for the operation that failed (ioerr). */

@@ -86,6 +86,12 @@ const walkit_storage *walkit_storage_hostfile(const char *root_dir); /* host bui
  * Locks are per backend: two hostfile backends over one folder do not see each other's. */
 void walkit_storage_destroy(const walkit_storage *st);
 
+/* Distinct blocks in use on a mounted littlefs (each block once, however many versions of an
+ * open file share it; lfs_fs_size() counts shared blocks once per reference), or a negative
+ * LFS_ERR_*.  Serialised with lfs's backend, if it has one; the caller keeps lfs mounted and
+ * its backend alive during the call. */
+long walkit_littlefs_blocks_used(struct lfs *lfs);
+
 /* Testing hook: of the allocations walkit itself makes (not SQLite's), the next `skip`
  * succeed, then `fail` fail as if memory were exhausted.  walkit_fault_alloc(0, 0) disarms. */
 void walkit_fault_alloc(int skip, int fail);

@@ -309,6 +309,9 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     stat_row(sink, "vfs.shm_nodes", ws.shm_nodes);
     stat_row(sink, "vfs.shm_regions", ws.shm_regions);
     stat_row(sink, "vfs.file_lock_busy", (int64_t)ws.file_lock_busy);
+    stat_row(sink, "vfs.cksum_pages", (int64_t)ws.cksum_pages);
+    stat_row(sink, "vfs.cksum_errors", (int64_t)ws.cksum_errors);
+    stat_row(sink, "vfs.wal_damage", (int64_t)ws.wal_damage);
     sink->done(sink, 0, 0);
 }
 

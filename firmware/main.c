@@ -12,7 +12,9 @@
 /* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
  * shared heap memory, so WAL works with normal locking and many connections) and
  * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
- * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm. */
+ * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm.  Both with page
+ * checksums (docs/vfs.md): a damaged page is an error, never data; both names must agree,
+ * since they reach the same files. */
 static int register_vfs(storage *st)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
@@ -22,6 +24,7 @@ static int register_vfs(storage *st)
     backend = walkit_storage_littlefs(storage_lfs(st));
     if (!backend) return SQLITE_NOMEM;
     cfg.storage = backend;
+    cfg.page_checksums = 1;
     rc = walkit_register(&cfg);
     if (rc == SQLITE_OK) {
         walkit_config noshm = WALKIT_CONFIG_DEFAULT;
@@ -29,6 +32,7 @@ static int register_vfs(storage *st)
         noshm.storage = backend;
         noshm.shm_mode = WALKIT_SHM_NONE;
         noshm.make_default = 0;
+        noshm.page_checksums = 1;
         rc = walkit_register(&noshm);
     }
     return rc;

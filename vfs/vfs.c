@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "shm/registry.h"
+#include "cksum.h"
 #include "vfs.h"
 
 /* What every VFS registered on one storage shares: the lock table (one walkit_inode per open
@@ -52,6 +53,9 @@ struct walkit_inode {
     walkit_file *reserved;
     walkit_file *pending;
     walkit_file *exclusive;
+    int cksum; /* the database's pages carry checksums (cksum.c): learnt from its header by
+                  any handle, read by all; an atomic int (a header read or write is made
+                  under SQLite's file locks, the value only ever follows the header) */
 };
 
 /* ------------------------------------------------------------------ result-code mapping */
@@ -298,6 +302,22 @@ static int wk_close(sqlite3_file *pf)
     return rc;
 }
 
+/* Page checksums (cksum.c) on a main database read in full: learns from the header whether
+ * the pages carry them, then verifies every whole page. */
+static int cksum_read(walkit_file *f, const void *buf, int amt, sqlite3_int64 off)
+{
+    int h = walkit_cksum_header(buf, amt, off);
+    if (h >= 0) __atomic_store_n(&f->inode->cksum, h, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED) || !walkit_cksum_is_page(amt))
+        return SQLITE_OK;
+    WALKIT_STAT_ADD(cksum_pages, 1);
+    if (walkit_cksum_ok(buf, amt)) return SQLITE_OK;
+    WALKIT_STAT_ADD(cksum_errors, 1);
+    sqlite3_log(SQLITE_IOERR_DATA, "walkit: checksum mismatch in page %lld of %s: the page is "
+                "damaged and was not returned", (long long)(off / amt) + 1, f->path);
+    return SQLITE_IOERR_DATA;
+}
+
 static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
 {
     walkit_file *f = (walkit_file *)pf;
@@ -310,6 +330,7 @@ static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
         memset((char *)buf + got, 0, (size_t)amt - got);
         return SQLITE_IOERR_SHORT_READ;
     }
+    if (f->vfs->page_checksums && (f->open_flags & SQLITE_OPEN_MAIN_DB)) return cksum_read(f, buf, amt, off);
     return SQLITE_OK;
 }
 
@@ -350,6 +371,13 @@ static int wk_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 of
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = f->vfs->st;
     describe_wal_write(f, buf, amt, off);
+    if (f->vfs->page_checksums && (f->open_flags & SQLITE_OPEN_MAIN_DB)) {
+        int h = walkit_cksum_header(buf, amt, off);
+        if (h >= 0) __atomic_store_n(&f->inode->cksum, h, __ATOMIC_RELAXED);
+        /* The reserve never shrinks, so sealing cannot overwrite SQLite's data. */
+        if (__atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED) && walkit_cksum_is_page(amt))
+            walkit_cksum_seal((void *)buf, amt);
+    }
     int rc = st->write(st->ctx, f->h, (uint64_t)off, buf, (size_t)amt);
     return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_WRITE);
 }
@@ -393,6 +421,20 @@ static int wk_file_control(sqlite3_file *pf, int op, void *arg)
     case SQLITE_FCNTL_HAS_MOVED:
         *(int *)arg = 0;
         return SQLITE_OK;
+    case SQLITE_FCNTL_PRAGMA: {
+        /* PRAGMA walkit_page_checksums: 1 if this database's pages carry checksums that every
+         * read verifies, 0 if not (no reserve, or the VFS has them off).  Read-only. */
+        char **a = arg;
+        if (sqlite3_stricmp(a[1], "walkit_page_checksums") != 0) return SQLITE_NOTFOUND;
+        if (a[2]) {
+            a[0] = sqlite3_mprintf("walkit_page_checksums is read-only: a database gets "
+                                   "checksums when created through a VFS that has them on");
+            return SQLITE_ERROR;
+        }
+        a[0] = sqlite3_mprintf("%d", f->vfs->page_checksums && f->inode &&
+                                         __atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED));
+        return SQLITE_OK;
+    }
 #ifdef SQLITE_ENABLE_SETLK_TIMEOUT
     case SQLITE_FCNTL_LOCK_TIMEOUT: {
         /* Blocking WAL-index locks (shm/registry.c): only where the WAL-index is ours. */
@@ -623,6 +665,15 @@ int walkit_register(const walkit_config *cfg)
     memcpy(v->name, name, strlen(name) + 1);
     v->st = cfg->storage;
     v->shm_mode = cfg->shm_mode;
+    v->page_checksums = cfg->page_checksums != 0;
+    if (v->page_checksums) {
+        /* Idempotent in SQLite: registering the same function twice keeps one entry. */
+        int rc = sqlite3_auto_extension((void (*)(void))walkit_cksum_autoext);
+        if (rc != SQLITE_OK) {
+            walkit_free(v);
+            return rc;
+        }
+    }
     if (!(v->lock = walkit_os_mutex_create())) {
         walkit_free(v);
         return SQLITE_NOMEM;
@@ -761,4 +812,9 @@ int sqlite3_os_end(void)
 {
     walkit_os_end();
     return SQLITE_OK;
+}
+
+int walkit_vfs_has_checksums(const sqlite3_vfs *pv)
+{
+    return pv && pv->xOpen == wk_open && ((const walkit_vfs *)pv->pAppData)->page_checksums;
 }

@@ -31,6 +31,7 @@ typedef struct walkit_vfs {
     walkit_shared *shared;         /* st's lock table and WAL-index registry */
     walkit_shm_registry *shm;      /* shared's WAL-index registry (NULL for SHM_NONE) */
     int last_error;
+    int page_checksums;            /* walkit_config.page_checksums (vfs/cksum.c) */
     char name[32];
 } walkit_vfs;
 
@@ -51,6 +52,9 @@ typedef struct walkit_file {
     int lock_timeout_ms;           /* SQLITE_FCNTL_LOCK_TIMEOUT: 0 = never block */
     uint32_t wal_page_size;        /* a WAL: its header's page size, 0 until known */
 } walkit_file;
+
+/* Whether pv is a walkit VFS registered with page checksums. */
+int walkit_vfs_has_checksums(const sqlite3_vfs *pv);
 
 /* Maps a storage result to SQLite's code for the operation that failed (ioerr). */
 int walkit_storage_rc(walkit_vfs *v, int st_rc, int ioerr);

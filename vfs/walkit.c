@@ -37,6 +37,9 @@ void walkit_get_stats(walkit_stats *out)
     out->file_lock_busy = __atomic_load_n(&walkit_stats_live.file_lock_busy, __ATOMIC_RELAXED);
     out->os_errors = __atomic_load_n(&walkit_stats_live.os_errors, __ATOMIC_RELAXED);
     out->alloc_faults = __atomic_load_n(&walkit_stats_live.alloc_faults, __ATOMIC_RELAXED);
+    out->cksum_pages = __atomic_load_n(&walkit_stats_live.cksum_pages, __ATOMIC_RELAXED);
+    out->cksum_errors = __atomic_load_n(&walkit_stats_live.cksum_errors, __ATOMIC_RELAXED);
+    out->wal_damage = __atomic_load_n(&walkit_stats_live.wal_damage, __ATOMIC_RELAXED);
 }
 
 void walkit_storage_destroy(const walkit_storage *st)

@@ -35,9 +35,12 @@ typedef struct walkit_config {
     const walkit_storage *storage; /* required; must outlive the VFS registration */
     walkit_shm_mode shm_mode;
     int make_default;              /* nonzero: becomes SQLite's default VFS */
+    int page_checksums;            /* nonzero: a checksum in each database page's 8 reserved
+                                      bytes, verified on every read (SQLITE_IOERR_DATA); new
+                                      databases get the reserve (docs/vfs.md) */
 } walkit_config;
 
-#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1 }
+#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1, 0 }
 
 /* Installs SQLite's mutexes on the OS layer (sqlite3_config(SQLITE_CONFIG_MUTEX)) and calls
  * sqlite3_initialize().  Idempotent.  Returns an SQLite result code. */
@@ -71,6 +74,10 @@ typedef struct walkit_stats {
                                       (SQLITE_ENABLE_SETLK_TIMEOUT, a busy timeout set) */
     uint64_t os_errors;            /* OS-layer failures that could not be returned (see log) */
     uint64_t alloc_faults;         /* allocations failed on purpose by walkit_fault_alloc() */
+    uint64_t cksum_pages;          /* database pages read whose checksum was verified */
+    uint64_t cksum_errors;         /* of those, pages whose checksum did not match */
+    uint64_t wal_damage;           /* WALs found damaged when first opened: a bad frame
+                                      followed by valid frames of the same salts */
 } walkit_stats;
 
 void walkit_get_stats(walkit_stats *out);

@@ -15,10 +15,19 @@
  * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm.  Both with page
  * checksums (docs/vfs.md): a damaged page is an error, never data; both names must agree,
  * since they reach the same files. */
+/* SQLite's and walkit's sqlite3_log() messages on the console log: damage found (a page
+ * checksum, a damaged WAL), a refused write on a full flash, WAL recovery notices. */
+static void sqlite_log(void *arg, int code, const char *msg)
+{
+    (void)arg;
+    fw_log("sqlite: %s (%d)", msg, code);
+}
+
 static int register_vfs(storage *st)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
     const walkit_storage *backend;
+    sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, (void *)0); /* before sqlite3_initialize */
     int rc = walkit_init();
     if (rc != SQLITE_OK || !storage_lfs(st)) return rc;
     backend = walkit_storage_littlefs(storage_lfs(st));

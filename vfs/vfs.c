@@ -18,6 +18,7 @@
 #include "shm/registry.h"
 #include "cksum.h"
 #include "vfs.h"
+#include "walscan.h"
 
 /* What every VFS registered on one storage shares: the lock table (one walkit_inode per open
  * database path) and the WAL-index registry (shm/registry.c), so that one file has one lock
@@ -53,6 +54,7 @@ struct walkit_inode {
     walkit_file *reserved;
     walkit_file *pending;
     walkit_file *exclusive;
+    int wal_opens; /* open handles on this database's WAL: the first one scans it (walscan.c) */
     int cksum; /* the database's pages carry checksums (cksum.c): learnt from its header by
                   any handle, read by all; an atomic int (a header read or write is made
                   under SQLite's file locks, the value only ever follows the header) */
@@ -292,6 +294,12 @@ static int wk_close(sqlite3_file *pf)
         wk_unlock(pf, SQLITE_LOCK_NONE);
         inode_release(v->shared, f->inode);
     }
+    if (f->db_inode) {
+        walkit_mutex_enter(v->shared->lock, "wal close");
+        f->db_inode->wal_opens--;
+        walkit_mutex_leave(v->shared->lock, "wal close");
+        inode_release(v->shared, f->db_inode);
+    }
     rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
     if (f->delete_on_close) v->st->remove(v->st->ctx, f->path, 0);
     walkit_free(f->path);
@@ -481,6 +489,24 @@ static const sqlite3_io_methods methods_heap = {
 
 static int wk_randomness(sqlite3_vfs *pvfs, int n, char *out);
 
+/* A WAL being opened: counts it on its database's inode (f->db_inode, held until close); the
+ * first handle scans the WAL for damage before SQLite recovers from it (walscan.c).  0 when
+ * out of memory. */
+static int wal_first_open(walkit_vfs *v, walkit_file *f)
+{
+    char db[WALKIT_STORAGE_MAX_PATH];
+    size_t n = strlen(f->path);
+    if (n < 4 || strcmp(f->path + n - 4, "-wal") != 0) return 1; /* not named by SQLite */
+    memcpy(db, f->path, n - 4);
+    db[n - 4] = 0;
+    if (!(f->db_inode = inode_acquire(v->shared, db))) return 0;
+    walkit_mutex_enter(v->shared->lock, "wal open");
+    int first = f->db_inode->wal_opens++ == 0;
+    walkit_mutex_leave(v->shared->lock, "wal open");
+    if (first) walkit_wal_scan(v->st, f->h, f->path);
+    return 1;
+}
+
 static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, int flags,
                    int *out_flags)
 {
@@ -539,6 +565,7 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
         f->inode = inode_acquire(v->shared, f->path);
         if (!f->inode) goto nomem;
     }
+    if ((flags & SQLITE_OPEN_WAL) && !wal_first_open(v, f)) goto nomem;
     f->open_flags = flags;
     if (out_flags) *out_flags = flags;
     f->base.pMethods = v->methods;

@@ -44,6 +44,7 @@ typedef struct walkit_file {
     walkit_vfs *vfs;
     walkit_storage_file *h;        /* the backend's handle */
     walkit_inode *inode;           /* file-lock state shared per path (main and temp DBs) */
+    walkit_inode *db_inode;        /* a WAL: its database's inode (counts the WAL's opens) */
     int elock;                     /* SQLITE_LOCK_* this handle holds */
     int open_flags;                /* SQLITE_OPEN_* as opened */
     char *path;                    /* normalised full path, owned */

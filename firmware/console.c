@@ -273,10 +273,10 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     stat_row(sink, "sqlite.malloc_count", cur);
     sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &high, reset);
     stat_row(sink, "sqlite.largest_malloc", high);
-    stat_row(sink, "heap.used", (int64_t)walkit_heap_used());
-    stat_row(sink, "heap.size", (int64_t)walkit_heap_size());
-    stat_row(sink, "stack.used_max", (int64_t)walkit_stack_used_max());
-    stat_row(sink, "stack.size", (int64_t)walkit_stack_size());
+    stat_row(sink, "heap.used", (int64_t)board_heap_used());
+    stat_row(sink, "heap.size", (int64_t)board_heap_size());
+    stat_row(sink, "stack.used_max", (int64_t)board_stack_used_max());
+    stat_row(sink, "stack.size", (int64_t)board_stack_size());
     for (int i = 0; i < CONSOLE_MAX_CONNS; i++) nconn += c->conns[i].name[0] != 0;
     stat_row(sink, "console.connections", nconn);
     stat_row(sink, "uptime_us", (int64_t)board_time_us());

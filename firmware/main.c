@@ -40,7 +40,7 @@ int main(void)
     flash_dev *flash;
     int rc;
     fw_log("firmware " FIRMWARE_VERSION ", SQLite " SQLITE_VERSION);
-    flash = board_flash();
+    flash = board_flash(fw_log);
     if (flash)
         fw_log("flash: %s, %lu bytes, erase block %lu, filesystem at %lu (%lu bytes)",
                flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,

@@ -26,7 +26,7 @@ typedef struct conn {
 } conn;
 
 typedef struct console {
-    storage *st;
+    fs_mount *fs;
     int machine;
     int current; /* index into conns of the connection SQL goes to (interactive), or -1 */
     conn conns[CONSOLE_MAX_CONNS];
@@ -126,8 +126,8 @@ static void cmd_open(console *c, int argc, char **argv, con_sink *sink)
         sink->error(sink, SQLITE_MISUSE, "a connection of that name is open (.close it first)");
         return;
     }
-    if (!storage_lfs(c->st)) {
-        char *m = sqlite3_mprintf("no filesystem: %s", storage_why_not(c->st));
+    if (!fs_mount_lfs(c->fs)) {
+        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
         sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
         sqlite3_free(m);
         return;
@@ -194,12 +194,12 @@ static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
 {
     static const char *const names[] = { "name", "type", "size" };
     const char *path = argc == 2 ? argv[1] : "/";
-    lfs_t *lfs = storage_lfs(c->st);
+    lfs_t *lfs = fs_mount_lfs(c->fs);
     struct lfs_info info;
     lfs_dir_t dir;
     int rc;
     if (!lfs) {
-        char *m = sqlite3_mprintf("no filesystem: %s", storage_why_not(c->st));
+        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
         sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
         sqlite3_free(m);
         return;
@@ -258,8 +258,8 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     sqlite3_int64 cur = 0, high = 0;
     int reset = argc == 2;
     int nconn = 0;
-    flash_dev *f = c->st->flash;
-    lfs_t *lfs = storage_lfs(c->st);
+    flash_dev *f = c->fs->flash;
+    lfs_t *lfs = fs_mount_lfs(c->fs);
     walkit_stats ws;
     if (reset && strcmp(argv[1], "reset") != 0) {
         sink->error(sink, SQLITE_MISUSE, "usage: .stats [reset]");
@@ -293,11 +293,11 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
         stat_row(sink, "flash.refused", (int64_t)f->counters.refused);
         stat_row(sink, "flash.device_errors", (int64_t)f->counters.device_errors);
     }
-    stat_row_text(sink, "fs.state", storage_state_name(c->st->state));
+    stat_row_text(sink, "fs.state", fs_state_name(c->fs->state));
     if (lfs) {
         lfs_ssize_t used = lfs_fs_size(lfs);
-        stat_row(sink, "fs.block_size", c->st->cfg.block_size);
-        stat_row(sink, "fs.block_count", c->st->cfg.block_count);
+        stat_row(sink, "fs.block_size", c->fs->cfg.block_size);
+        stat_row(sink, "fs.block_count", c->fs->cfg.block_count);
         stat_row(sink, "fs.blocks_used", used);
     }
     walkit_get_stats(&ws);
@@ -317,7 +317,7 @@ static void shut_down(console *c, con_sink *sink, int status, const char *what)
 {
     sink->done(sink, 0, 0);
     close_all(c);
-    storage_unmount(c->st);
+    fs_mount_unmount(c->fs);
     fw_log("%s", what);
     board_exit(status);
 }
@@ -643,9 +643,9 @@ static int read_line(console *c)
     return 1;
 }
 
-void console_main(storage *st)
+void console_main(fs_mount *fs)
 {
-    con.st = st;
+    con.fs = fs;
     con.current = -1;
     fw_log("ready (type .help)");
     for (;;) {
@@ -655,5 +655,5 @@ void console_main(storage *st)
         else interactive_line(&con);
     }
     close_all(&con);
-    storage_unmount(st);
+    fs_mount_unmount(fs);
 }

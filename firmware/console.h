@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "storage.h"
+#include "fs_mount.h"
 
 /* Longest input line in bytes (in machine mode: encoded, so a BLOB parameter may be about half
  * of it).  Longer lines are answered with an error and discarded up to their line end. */
@@ -86,6 +86,6 @@ void out_crlf(void);
 
 /* The console loop.  Returns only when the console can never receive another byte (host-sim:
  * the other end closed), after closing every connection; the caller then exits. */
-void console_main(storage *st);
+void console_main(fs_mount *fs);
 
 #endif

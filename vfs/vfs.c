@@ -8,8 +8,8 @@
  *
  * File locks: SQLite's five-level lock (NONE < SHARED < RESERVED < PENDING < EXCLUSIVE) is kept
  * in a walkit_inode per path, shared by every handle open on it through any VFS registered on
- * the same storage (walkit_storage_state).  There is no other process to exclude, so the inode is the
- * whole truth (os_unix.c needs fcntl locks in addition).  Conflicts return SQLITE_BUSY at once;
+ * the same storage (walkit_storage_state).  There is no other process to exclude, so the inode
+ * is the whole truth (os_unix.c needs fcntl locks in addition).  Conflicts return SQLITE_BUSY at once;
  * SQLite's busy handler retries.  Locks are keyed by path, not by file identity: a file deleted
  * and recreated while handles are open on the old one shares their lock state.
  */

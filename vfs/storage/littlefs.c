@@ -48,8 +48,8 @@
 #endif
 
 /* One path open through the backend: the one lfs_file_t that its nopen walkit handles share.
- * path is NULL once the name was removed (the node lives on until the last handle closes).  database: some handle was opened WALKIT_ST_DATABASE.  All
- * fields guarded by wlfs_fs.lock. */
+ * path is NULL once the name was removed (the node lives on until the last handle closes).
+ * database: some handle was opened WALKIT_ST_DATABASE.  All fields guarded by wlfs_fs.lock. */
 typedef struct wlfs_node {
     struct wlfs_node *next;
     char *path;

@@ -80,7 +80,7 @@ class Target:
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             if image is None:
-                from .build import build
+                from ..build import build
 
                 image = build(self.board.name)
             self.image = Path(image)

@@ -29,7 +29,7 @@ class ConsoleLink:
         self._sock = sock
         self._cond = threading.Condition()
         self._buf = bytearray()     # not yet consumed by read_line()/expect()
-        self._log = bytearray()     # everything ever received
+        self._log = bytearray()     # what was received: the last LOG_MEMORY bytes at most
         self._eof = False
         self._context = context or (lambda gone: "")
         self._on_data = on_data

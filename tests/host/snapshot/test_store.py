@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wal_helpers import Device, sqlite_checkpoint
+from support.wal_helpers import Device, sqlite_checkpoint
 from walkit import WalkitError
 from walkit.cli import main as walkit_main
 from walkit.image import create_image, open_image

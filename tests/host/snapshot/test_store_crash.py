@@ -16,7 +16,7 @@ import shutil
 
 import pytest
 
-from wal_helpers import Device, sqlite_checkpoint
+from support.wal_helpers import Device, sqlite_checkpoint
 from walkit.snapshot import Crash, FaultyOps, FileOps, open_store
 
 

@@ -10,7 +10,7 @@ the same bytes.  Every property runs with little- and big-endian checksums.
 
 Example counts: ``WALKIT_PROPERTY_EXAMPLES`` (default 40, the CI profile).  The full-size run:
 
-    WALKIT_PROPERTY_EXAMPLES=500 .venv/bin/pytest tests/test_wal_property.py
+    WALKIT_PROPERTY_EXAMPLES=500 .venv/bin/pytest tests/host/wal/test_ops_property.py
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import struct
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from wal_helpers import make_db, rechain, sqlite_checkpoint, sqlite_vacuum_into
+from support.wal_helpers import make_db, rechain, sqlite_checkpoint, sqlite_vacuum_into
 from walkit.cli import main as walkit_main
 from walkit.wal import WalFormatError, checkpoint, compact, parse_wal
 from walkit.wal.format import HEADER_SIZE, checksum

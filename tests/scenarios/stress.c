@@ -1,5 +1,5 @@
 /* stress.c: concurrent WAL workload on the walkit VFS (heap WAL-index), as one process so it
- * can be built with -fsanitize=thread.  Driven by tests/test_vfs_stress.py.
+ * can be built with -fsanitize=thread.  Driven by tests/scenarios/test_stress.py.
  *
  *   stress ROOT_DIR WRITERS TXNS READERS [ACCOUNTS] [BUSY_TIMEOUT_MS] [CHECKPOINT_MS]
  *

@@ -1,4 +1,4 @@
-"""Threaded stress of the heap WAL-index in one process (tests/c/stress.c): writers transfer
+"""Threaded stress of the heap WAL-index in one process (tests/scenarios/stress.c): writers transfer
 between accounts, readers check the invariant inside read transactions, a checkpointer cycles
 PASSIVE/FULL/RESTART/TRUNCATE; then integrity_check and the invariant.  The same program built
 with -fsanitize=thread must report no data race.

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from wal_helpers import make_db, rechain, set_commit, sqlite_checkpoint, sqlite_dump
+from support.wal_helpers import make_db, rechain, set_commit, sqlite_checkpoint, sqlite_dump
 from walkit.cli import main as walkit_main
 from walkit.wal import WalFormatError, build_wal, checkpoint, checksum, compact, parse_wal, verify
 from walkit.wal.format import HEADER_SIZE, WalHeader

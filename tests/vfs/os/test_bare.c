@@ -1,7 +1,7 @@
-/* test_os_bare.c: unit tests of vfs/os/bare.c (single task, no scheduler), run on the host with
- * a board clock from the host's monotonic clock; driven by tests/test_os_bare.py.
+/* test_bare.c: unit tests of vfs/os/bare.c (single task, no scheduler), run on the host with
+ * a board clock from the host's monotonic clock; driven by tests/vfs/os/test_bare.py.
  * Prints "ok <name>" / "FAIL <name>: why"; exit status = failures. */
-#include "../../vfs/os/bare.c"
+#include "os/bare.c"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,12 +17,8 @@ uint64_t board_time_us(void)
     return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
-static int failures;
-#define CHECK(name, cond, ...)                                                                  \
-    do {                                                                                        \
-        if (cond) printf("ok %s\n", name);                                                      \
-        else { printf("FAIL %s: ", name); printf(__VA_ARGS__); printf("\n"); failures++; }     \
-    } while (0)
+#define CHECKS_MAIN
+#include "checks.h"
 
 static int rows_cb(void *out, int n, char **v, char **names)
 {
@@ -31,8 +27,9 @@ static int rows_cb(void *out, int n, char **v, char **names)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    checks_list_if_asked(argc, argv);
     walkit_os_mutex *m = walkit_os_mutex_create();
     CHECK("mutex_lock", walkit_os_mutex_lock(m) == WALKIT_OS_OK, "");
     CHECK("mutex_relock_is_deadlock", walkit_os_mutex_lock(m) == WALKIT_OS_DEADLOCK,
@@ -98,6 +95,5 @@ int main(void)
     walkit_get_stats(&after);
     CHECK("no_other_os_errors", after.os_errors == before.os_errors + 1, "%llu",
           (unsigned long long)after.os_errors);
-    printf("%d failures\n", failures);
-    return failures;
+    return checks_done();
 }

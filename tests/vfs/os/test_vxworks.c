@@ -1,10 +1,10 @@
-/* test_os_vxworks.c: unit tests of vfs/os/vxworks.c on the host VxWorks emulation
- * (tests/vxworks_emulation), driven by tests/test_os_vxworks.py.
+/* test_vxworks.c: unit tests of vfs/os/vxworks.c on the host VxWorks emulation
+ * (tests/vfs/os/vxworks_emulation), driven by tests/vfs/os/test_vxworks.py.
  *
  * The port is included as source so the tests can reach the VxWorks objects behind an os.h
  * handle (to delete a semaphore under walkit's feet, as a buggy application would).  Each check
  * prints "ok <name>" or "FAIL <name>: <why>"; the exit status is the number of failures. */
-#include "../../vfs/os/vxworks.c"
+#include "os/vxworks.c"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,20 +13,8 @@
 #include "vxemu.h"
 #include "walkit.h"
 
-static int failures;
-
-#define CHECK(name, cond, ...)                                                                  \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            printf("ok %s\n", name);                                                            \
-        } else {                                                                                \
-            printf("FAIL %s: ", name);                                                          \
-            printf(__VA_ARGS__);                                                                \
-            printf("\n");                                                                       \
-            failures++;                                                                         \
-        }                                                                                       \
-        fflush(stdout);                                                                         \
-    } while (0)
+#define CHECKS_MAIN
+#include "checks.h"
 
 static uint64_t ms_since(uint64_t t0_us) { return (walkit_os_monotonic_us() - t0_us) / 1000u; }
 
@@ -336,8 +324,9 @@ static void test_sqlite_wal(void)
     walkit_storage_destroy(cfg.storage);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    checks_list_if_asked(argc, argv);
     done = semBCreate(SEM_Q_PRIORITY, SEM_EMPTY);
     CHECK("walkit_init", walkit_init() == SQLITE_OK, "");
     test_mutex();
@@ -346,6 +335,5 @@ int main(void)
     test_sqlite_mutexes();
     test_time();
     test_sqlite_wal();
-    printf("%d failures\n", failures);
-    return failures;
+    return checks_done();
 }

@@ -6,13 +6,12 @@ and a request the console runs out of memory for ends with an error, never a sil
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 import struct
 
 import pytest
 
-from walkit.console import decode_value, encode_value
+from support.sql_values import BLOBS, FLOATS, INTS, TEXTS
 from walkit.sql import SQLITE_BUSY, SQLITE_ERROR, SQLITE_MISUSE, SqlError
 
 SQLITE_NOMEM = 7
@@ -20,37 +19,6 @@ SQLITE_NOTFOUND = 12
 SQLITE_RANGE = 25
 SQLITE_TOOBIG = 18
 SQLITE_CONSTRAINT_PRIMARYKEY = 1555
-
-ALL_BYTES = bytes(range(256))
-TEXTS = [
-    "",
-    "plain",
-    " spaces  and\ttabs\r\nand newlines\n",
-    "%41 is not an escape here; 100% sure",
-    "".join(map(chr, range(1, 256))) + "\x00in the middle\x00",
-    "snowman \u2603, emoji \U0001F600, CJK \u6f22\u5b57",
-    # Bytes that are not UTF-8 at all, carried as lone surrogates (surrogateescape).
-    ALL_BYTES.decode("utf-8", "surrogateescape"),
-]
-BLOBS = [b"", ALL_BYTES, bytes(reversed(ALL_BYTES)) * 3, b"\n" * 10 + b"@1 K I0 I0\n", os.urandom(6000)]
-INTS = [0, 1, -1, 255, -(1 << 63), (1 << 63) - 1, 1 << 53]
-FLOATS = [0.0, -0.0, 1.5, -2.25, 1e308, -1e-308, 5e-324, math.pi, math.inf, -math.inf]
-
-
-def test_codec_round_trips_on_the_host():
-    for v in [None, *INTS, *FLOATS, *TEXTS, *BLOBS]:
-        tok = encode_value(v)
-        assert " " not in tok and "\n" not in tok and all(0x21 <= ord(c) < 0x7F for c in tok)
-        back = decode_value(tok)
-        assert type(back) is type(v)
-        if isinstance(v, float):
-            assert struct.pack(">d", back) == struct.pack(">d", v)
-        else:
-            assert back == v
-    with pytest.raises(OverflowError):
-        encode_value(1 << 63)
-    with pytest.raises(TypeError):
-        encode_value(object())
 
 
 @pytest.fixture

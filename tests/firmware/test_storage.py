@@ -100,35 +100,3 @@ def test_flash_counters_follow_a_workload(target):
     assert s1["flash.refused"] == 0 and s1["flash.device_errors"] == 0
     assert s1["sqlite.memory_highwater"] >= s1["sqlite.memory_used"] > 0
     assert s1["heap.used"] > 0
-
-
-@pytest.mark.boards("host-sim")
-def test_host_sim_refuses_a_flash_file_of_the_wrong_size(target_factory, tmp_path):
-    """The firmware's own check, behind the harness's (which refuses the file before boot;
-    check_flash=False lets it through to see what the firmware does)."""
-    bad = tmp_path / "small.img"
-    bad.write_bytes(b"\xff" * 4096)
-    t = target_factory(flash=bad, check_flash=False)
-    assert "flash: " in t.boot_output and "board.toml says" in t.boot_output
-    assert t.console.stats()["fs.state"] == "none"
-    t.shutdown()
-    assert bad.read_bytes() == b"\xff" * 4096
-
-
-def test_stack_high_water_is_measured_on_bare_metal(target):
-    """Bare-metal boards paint the stack at start-up and report the deepest use; a hosted board
-    says 0/0 (it cannot tell).  A deeper SQL workload can only raise the mark."""
-    c = target.console
-    s0 = c.stats()
-    if target.board.runner == "native":
-        assert (s0["stack.used_max"], s0["stack.size"]) == (0, 0)
-        return
-    assert s0["stack.size"] == target.board.stack_size
-    assert 512 < s0["stack.used_max"] < s0["stack.size"]
-    c.open("s", "/s.db")
-    # a deeply nested expression: the parser and code generator recurse on it
-    nested = "SELECT " + "(" * 200 + "1" + ")" * 200
-    assert c.sql("s", nested).rows == [(1,)]
-    s1 = c.stats()
-    assert s1["stack.used_max"] > s0["stack.used_max"]
-    assert s1["stack.used_max"] < s1["stack.size"] // 2, "the stack margin is thinner than documented"

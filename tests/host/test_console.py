@@ -1,4 +1,5 @@
-"""The machine-mode client against a scripted firmware (a socket pair, no board): replies are
+"""walkit.console, the host side of the console: the value codec round-trips every SQL value, and
+the machine-mode client against a scripted firmware (a socket pair, no board): replies are
 filed per request so requests interleave, id-0 errors reach the line they answer, frames that
 answer nothing are protocol errors carrying the process state, and the client knows the
 console's mode."""
@@ -6,13 +7,15 @@ console's mode."""
 from __future__ import annotations
 
 import socket
+import struct
 import time
 
 import pytest
 
 from walkit import WalkitError
+from support.sql_values import BLOBS, FLOATS, INTS, TEXTS
 from walkit.console import (Console, ConsoleLink, ConsoleProtocolError, TargetError,
-                            TargetTimeout)
+                            TargetTimeout, decode_value, encode_value)
 from walkit.sql import SqlError
 
 STATE = "target fake (host-sim process pid 4242): running"
@@ -184,3 +187,19 @@ def test_the_client_knows_the_console_mode():
     finally:
         link.close()
         theirs.close()
+
+
+def test_codec_round_trips_on_the_host():
+    for v in [None, *INTS, *FLOATS, *TEXTS, *BLOBS]:
+        tok = encode_value(v)
+        assert " " not in tok and "\n" not in tok and all(0x21 <= ord(c) < 0x7F for c in tok)
+        back = decode_value(tok)
+        assert type(back) is type(v)
+        if isinstance(v, float):
+            assert struct.pack(">d", back) == struct.pack(">d", v)
+        else:
+            assert back == v
+    with pytest.raises(OverflowError):
+        encode_value(1 << 63)
+    with pytest.raises(TypeError):
+        encode_value(object())

@@ -9,6 +9,7 @@ file format, not against itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import struct
@@ -194,3 +195,23 @@ class Device:
     def close(self) -> None:
         self.con.close()
         self._tmp.cleanup()
+
+
+# ---- small helpers for the tests of walkit.wal
+
+T = "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)"
+
+
+def ins(n: int, size: int = 300):
+    """n inserts of random blobs of size bytes into T's table."""
+    return [("INSERT INTO t(v) VALUES (?)", (os.urandom(size),)) for _ in range(n)]
+
+
+def write(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def digest(*paths):
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]

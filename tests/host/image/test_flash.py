@@ -9,9 +9,9 @@ import shutil
 import littlefs
 import pytest
 
+from support.cli import run_cli
 from walkit import WalkitError
 from walkit.boards import load_board
-from walkit.cli import main as walkit_main
 from walkit.image import copy_image, create_image, open_image
 
 BOARD = "qemu-virt-a15"
@@ -211,10 +211,6 @@ def test_no_space_is_an_error_and_leaves_the_image(tmp_path):
     assert sha(path) == before
 
 
-def run_cli(capsys, *argv):
-    rc = walkit_main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_cli_create_put_ls_get(tmp_path, capsys, monkeypatch):

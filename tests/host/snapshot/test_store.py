@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from support.wal_helpers import Device, sqlite_checkpoint
 from walkit import WalkitError
-from walkit.cli import main as walkit_main
 from walkit.image import create_image, open_image
 from walkit.snapshot import FileOps, open_store
 from walkit.wal import parse_wal
@@ -24,11 +24,6 @@ def blob(n: int, seed: int) -> bytes:
     return bytes((seed * 31 + i * 7) % 251 for i in range(n))
 
 
-def run_cli(capsys, *argv):
-    rc = walkit_main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return rc, out, err
 
 
 @pytest.fixture

@@ -1,24 +1,17 @@
-"""walkit.image: blank and formatted images, files in and out, errors that modify nothing."""
+"""walkit.image.flash: blank and formatted images of a board's geometry, files in and out (also
+as plain littlefs writes them), errors that modify nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 
 import littlefs
 import pytest
 
-from support.cli import run_cli
+from support.image_helpers import BOARD, sha
 from walkit import WalkitError
 from walkit.boards import load_board
 from walkit.image import copy_image, create_image, open_image
-
-BOARD = "qemu-virt-a15"
-
-
-def sha(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def raw_littlefs(buf: bytearray, board: str) -> littlefs.LittleFS:
@@ -29,20 +22,6 @@ def raw_littlefs(buf: bytearray, board: str) -> littlefs.LittleFS:
     return littlefs.LittleFS(context=littlefs.UserContext(buffer=region), mount=False,
                              block_size=f.erase_block, block_count=f.fs_size // f.erase_block,
                              read_size=f.read_size, prog_size=f.prog_size)
-
-
-@pytest.fixture(scope="module")
-def formatted(tmp_path_factory):
-    path = tmp_path_factory.mktemp("img") / "formatted.img"
-    create_image(path, BOARD, format=True)
-    return path
-
-
-@pytest.fixture
-def image(formatted, tmp_path):
-    path = tmp_path / "flash.img"
-    shutil.copyfile(formatted, path)
-    return path
 
 
 def test_copy_image_checks_the_size(formatted, tmp_path):
@@ -209,40 +188,3 @@ def test_no_space_is_an_error_and_leaves_the_image(tmp_path):
         with open_image(path, BOARD, write=True) as img:
             img.write("/big", b"\0" * (17 << 20))
     assert sha(path) == before
-
-
-
-
-def test_cli_create_put_ls_get(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "local.bin").write_bytes(b"payload")
-    assert run_cli(capsys, "image", "create", "--format", "f.img")[0] == 0
-    assert run_cli(capsys, "image", "put", "f.img", "local.bin", "/data/")[0] == 0
-    rc, out, _ = run_cli(capsys, "image", "ls", "--board", BOARD, "f.img")
-    assert rc == 0
-    assert "/data/local.bin" in out and " 7 " in out
-    rc, _, _ = run_cli(capsys, "image", "get", "f.img", "/data/local.bin", "back.bin")
-    assert rc == 0 and (tmp_path / "back.bin").read_bytes() == b"payload"
-    rc, _, _ = run_cli(capsys, "image", "get", "f.img", "/data/local.bin")
-    assert rc == 0 and (tmp_path / "local.bin").read_bytes() == b"payload"
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["image", "ls", "blank.img"], "blank image"),
-    (["image", "ls", "short.img"], "needs exactly"),
-    (["image", "get", "f.img", "/nope"], "no such file in the image"),
-    (["image", "put", "f.img", "missing-local"], "missing-local: no such file"),
-    (["image", "ls", "--board", "host-sim", "f.img"], "needs exactly 16777216"),
-    (["image", "create", "f.img"], "already exists"),
-])
-def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, formatted, argv, message):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "blank.img").write_bytes(b"\xff" * load_board(BOARD).flash.size)
-    shutil.copyfile(formatted, tmp_path / "f.img")
-    (tmp_path / "short.img").write_bytes(b"\xff" * 10)
-    before = {p.name: sha(p) for p in tmp_path.iterdir()}
-    rc, out, err = run_cli(capsys, *argv)
-    assert rc == 1
-    assert err.count("\n") == 1 and err.startswith("walkit: error: ") and message in err
-    assert "Traceback" not in err
-    assert {p.name: sha(p) for p in tmp_path.iterdir()} == before

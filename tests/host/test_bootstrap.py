@@ -1,4 +1,4 @@
-"""Issue 2: the bootstrap's failure messages and its cached (offline) path, without network."""
+"""walkit.bootstrap: its failure messages and its cached (offline) path, without network."""
 
 from __future__ import annotations
 

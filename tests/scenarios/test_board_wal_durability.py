@@ -1,4 +1,4 @@
-"""Issue 3 acceptance on every board: SQLite in WAL mode with exclusive locking on the board's
+"""WAL durability on every board's flash: SQLite in WAL mode with exclusive locking on the board's
 flash, through the console; data survives reboots and power cuts; the host reads the flash image
 after a cut and Python's sqlite3 agrees with the target."""
 

@@ -1,6 +1,7 @@
-"""Issue 7's last item: `walkit snapshot take` on a flash image written by the firmware itself
-(WAL on littlefs on the CFI NOR bank, power cut with frames still in the WAL), then restore;
-a second take after more transactions is incremental and restores to the new state."""
+"""Firmware, flash image and snapshot store together: `walkit snapshot take` on a flash image
+written by the firmware itself (WAL on littlefs on the CFI NOR bank, power cut with frames still
+in the WAL), then restore; a second take after more transactions is incremental and restores to
+the new state."""
 
 from __future__ import annotations
 

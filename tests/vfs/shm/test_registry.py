@@ -1,5 +1,6 @@
-"""The walkit VFS in this process (walkit.native): what the shared scenarios cannot observe
-through SQL alone: WALKIT_SHM_NONE (issue 3), the WAL-index's memory (regions, nodes,
+"""The WAL-index registry (vfs/shm/registry.c, with heap.c mapping its regions) in this process
+(walkit.native), for what the shared scenarios cannot observe through SQL alone:
+WALKIT_SHM_NONE (WAL only with exclusive locking), the WAL-index's memory (regions, nodes,
 out-of-memory), recovery of the WAL-index from a WAL left by a dead process, and waiting locks
 between threads."""
 
@@ -29,7 +30,7 @@ def wal(session, path="t.db"):
     return c
 
 
-# --------------------------------------------------------------------- WALKIT_SHM_NONE (issue 3)
+# ---------------------------------------------------------------------------- WALKIT_SHM_NONE
 
 def test_shm_none_wal_needs_exclusive_locking(tmp_path):
     before = native.stats().shm_map_calls

@@ -2,11 +2,7 @@
  * checks (tests/support/vfs_file_checks.c), rooted at a host folder.  Driven by
  * tests/vfs/storage/test_hostfile.py:  test_hostfile HOST_ROOT_DIR
  * Prints "ok <check>" or "FAIL <check>: why"; exit status = failures; --list prints the checks. */
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>

@@ -3,14 +3,9 @@
  * surfacing as SQLITE_FULL with the database intact (WAL and rollback journal, also after a
  * remount), and close after a failed write.  Driven by tests/vfs/storage/test_littlefs.py.
  * Prints "ok <check>" or "FAIL <check>: why"; exit status = failures; --list prints the checks. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <sys/stat.h>
 
 #define CHECKS_MAIN
 #include "checks.h"
@@ -20,6 +15,7 @@
 #include "vfs_helpers.h"
 #include "walkit.h"
 
+/* ---- a littlefs RAM block device */
 
 #define LFS_BLOCK 4096
 #define LFS_BLOCKS 40

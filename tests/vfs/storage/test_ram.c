@@ -1,14 +1,7 @@
 /* test_ram.c: the ram storage backend (vfs/storage/ram.c) under the file layer's checks
  * (tests/support/vfs_file_checks.c).  Driven by tests/vfs/storage/test_ram.py.  Prints "ok
  * <check>" or "FAIL <check>: why"; exit status = failures; --list prints the checks. */
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <sys/stat.h>
 
 #define CHECKS_MAIN
 #include "checks.h"

@@ -11,7 +11,8 @@ import struct
 
 import pytest
 
-from support.sql_values import BLOBS, FLOATS, INTS, TEXTS
+from support.sql_values import ALL_BYTES, BLOBS, FLOATS, INTS, TEXTS
+from walkit.console import decode_value, encode_value
 from walkit.sql import SQLITE_BUSY, SQLITE_ERROR, SQLITE_MISUSE, SqlError
 
 SQLITE_NOMEM = 7

@@ -1,4 +1,4 @@
-/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (storage.c policy),
+/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (fs_mount.c policy),
  * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
 #include "board.h"
 #include "console.h"
@@ -9,12 +9,6 @@
 
 #define FIRMWARE_VERSION "0.1.0"
 
-/* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
- * shared heap memory, so WAL works with normal locking and many connections) and
- * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
- * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm.  Both with page
- * checksums (docs/vfs.md): a damaged page is an error, never data; both names must agree,
- * since they reach the same files. */
 /* SQLite's and walkit's sqlite3_log() messages on the console log: damage found (a page
  * checksum, a damaged WAL), a refused write on a full flash, WAL recovery notices. */
 static void sqlite_log(void *arg, int code, const char *msg)
@@ -23,14 +17,20 @@ static void sqlite_log(void *arg, int code, const char *msg)
     fw_log("sqlite: %s (%d)", msg, code);
 }
 
-static int register_vfs(storage *st)
+/* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
+ * shared heap memory, so WAL works with normal locking and many connections) and
+ * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
+ * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm.  Both with page
+ * checksums (docs/vfs.md): a damaged page is an error, never data; both names must agree,
+ * since they reach the same files. */
+static int register_vfs(fs_mount *fs)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
     const walkit_storage *backend;
     sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, (void *)0); /* before sqlite3_initialize */
     int rc = walkit_init();
-    if (rc != SQLITE_OK || !storage_lfs(st)) return rc;
-    backend = walkit_storage_littlefs(storage_lfs(st));
+    if (rc != SQLITE_OK || !fs_mount_lfs(fs)) return rc;
+    backend = walkit_storage_littlefs(fs_mount_lfs(fs));
     if (!backend) return SQLITE_NOMEM;
     cfg.storage = backend;
     cfg.page_checksums = 1;
@@ -49,18 +49,18 @@ static int register_vfs(storage *st)
 
 int main(void)
 {
-    static storage st;
+    static fs_mount fs;
     flash_dev *flash;
     int rc;
     fw_log("firmware " FIRMWARE_VERSION ", SQLite " SQLITE_VERSION);
-    flash = board_flash();
+    flash = board_flash(fw_log);
     if (flash)
         fw_log("flash: %s, %lu bytes, erase block %lu, filesystem at %lu (%lu bytes)",
                flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,
                (unsigned long)flash->fs_offset, (unsigned long)flash->fs_size);
-    storage_boot(&st, flash);
-    rc = register_vfs(&st);
+    fs_mount_boot(&fs, flash);
+    rc = register_vfs(&fs);
     if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
-    console_main(&st);
+    console_main(&fs);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* walkit.c: start-up (walkit_init), statistics, and the internal helpers every walkit file
  * uses: allocation with fault injection, reporting of OS-layer failures. */
+#include <stdarg.h>
 #include <string.h>
 
 #include "sqlite3.h"
@@ -101,6 +102,18 @@ void walkit_os_failed(const char *what, int os_rc)
     WALKIT_STAT_ADD(os_errors, 1);
     sqlite3_log(SQLITE_ERROR, "walkit: %s failed in the OS layer: %s", what,
                 (os_rc <= 0 && os_rc >= -4) ? names[-os_rc] : "unknown");
+}
+
+void walkit_misuse(const char *why) { sqlite3_log(SQLITE_MISUSE, "walkit: %s", why); }
+
+void walkit_full(const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_vsnprintf((int)sizeof msg, msg, fmt, ap);
+    va_end(ap);
+    sqlite3_log(SQLITE_FULL, "walkit: %s", msg);
 }
 
 walkit_os_mutex *walkit_global_lock(void)

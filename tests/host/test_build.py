@@ -1,60 +1,81 @@
-"""``walkit build``: builds of one tree take turns (a lock beside the tree), so several at once
-all succeed; CMake replaces walkit-board.cmake atomically (never rewritten in place)."""
+"""walkit.build: the pinned SQLite built without mmap, a smoke image per board that links, reports
+its sizes and runs (on QEMU and host-sim), `walkit build` printing the image path, and a build
+that references mmap failing by name."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from walkit.build import build_lock
+from walkit import WalkitError
+from walkit.boards import load_board
+from walkit.bootstrap import SQLITE
+from walkit.build import build
+from walkit.linkcheck import check as linkcheck
+from walkit.paths import repo_root
+from walkit.size import report
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _build_cmd() -> list[str]:
-    return [sys.executable, "-m", "walkit.cli", "build", "--board", "host-sim", "--target", "walkit-smoke"]
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    """A build parent folder of its own, so that the default trees are left alone."""
-    return tmp_path_factory.mktemp("build")
+ROOT = repo_root()
+SMOKE_ANSWER = 42  # firmware/smoke/smoke.c exits with 6 * 7 computed by SQLite
 
 
-def _env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "WALKIT_BUILD": str(tree)}
+@pytest.mark.parametrize("board", ["qemu-virt-a15", "host-sim"])
+def test_smoke_image_links_sqlite_without_mmap_and_reports_sizes(build_image, board):
+    image = build_image(board, "walkit-smoke")
+    assert linkcheck(image, image.parent / "walkit-smoke.map") == []
+    rep = report(image, image.parent / "walkit-smoke.map", load_board(board))
+    # SQLite is really in there, and attributed to the right component
+    assert rep.rows["SQLite"]["text"] > 300_000
+    assert rep.rows["firmware"]["text"] > 0
+    assert rep.stack and rep.heap
+    if board == "qemu-virt-a15":
+        assert (rep.stack, rep.heap) == (load_board(board).stack_size, load_board(board).heap_size)
+        # the per-component sum agrees with the toolchain's own size tool
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(image)], capture_output=True,
+                             text=True, check=True).stdout
+        secs = dict((l.split()[0], int(l.split()[1])) for l in out.splitlines()
+                    if l.startswith(".") and len(l.split()) >= 2)
+        text = sum(v for k, v in secs.items() if k in (".text", ".rodata", ".ARM.exidx", ".init_array"))
+        ours = sum(r["text"] for r in rep.rows.values())
+        assert abs(ours - text) <= 0.01 * text
 
 
-def test_a_build_waits_while_another_holds_the_tree(tree):
-    with build_lock(tree / "host-sim"):
-        p = subprocess.Popen(_build_cmd(), env=_env(tree), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        try:
-            first = p.stdout.readline() + p.stdout.readline()
-            assert "waiting for another build of" in first, first
-            time.sleep(1.0)
-            assert p.poll() is None  # still waiting: it did not touch the tree
-        except BaseException:
-            p.kill()
-            p.wait()
-            raise
-    out, err = p.communicate(timeout=900)
-    assert p.returncode == 0, err
-    assert out.strip().splitlines()[-1].endswith("walkit-smoke")
+def test_smoke_image_boots_on_qemu_and_exits_with_sqlites_answer(build_image):
+    board = load_board("qemu-virt-a15")
+    image = build_image("qemu-virt-a15", "walkit-smoke")
+    cmd = [board.qemu_binary, *board.qemu_args, "-serial", "stdio", "-kernel", str(image)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert f"SQLite {SQLITE.version}, mmap size limit 0, answer 42" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == SMOKE_ANSWER
 
 
-def test_several_builds_of_one_tree_at_once_all_succeed(tree):
-    procs = [subprocess.Popen(_build_cmd(), env=_env(tree), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    results = [p.communicate(timeout=900) + (p.returncode,) for p in procs]
-    for out, err, rc in results:
-        assert rc == 0, err
-        assert Path(out.strip().splitlines()[-1]).is_file()
-    board = (tree / "host-sim" / "walkit-board.cmake").read_text()
-    assert "WALKIT_BOARD_OS_PORT" in board
-    assert not list((tree / "host-sim").glob("walkit-board.cmake.*"))  # no temp file left behind
+def test_smoke_image_runs_on_host_sim(build_image):
+    image = build_image("host-sim", "walkit-smoke")
+    r = subprocess.run([str(image)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "answer 42" in r.stdout and r.returncode == SMOKE_ANSWER
+
+
+def test_walkit_build_prints_the_image_path_last(build_image):
+    build_image("host-sim", "walkit-smoke")  # already built: this run only checks and relinks
+    r = subprocess.run([sys.executable, "-m", "walkit.cli", "build", "--board", "host-sim",
+                        "--target", "walkit-smoke"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert Path(last).is_file() and last.endswith("walkit-smoke")
+    assert f"SQLite {SQLITE.version} (pinned)" in r.stdout and SQLITE.member_sha256["sqlite3.c"] in r.stdout
+
+
+def test_build_fails_naming_the_object_when_an_image_references_mmap(tmp_path, monkeypatch):
+    """host-sim links glibc, where mmap exists: only the link check stands between it and the
+    image.  A separate build tree so the default one stays clean."""
+    monkeypatch.setenv("WALKIT_BUILD", str(tmp_path / "build"))
+    extra = {"WALKIT_EXTRA_SOURCES": str(ROOT / "tests/data/uses_mmap.c")}
+    with pytest.raises(WalkitError) as e:
+        build("host-sim", "walkit-smoke", extra_defs=extra)
+    msg = str(e.value)
+    assert "forbidden symbol 'mmap' referenced by" in msg and "uses_mmap.c.o" in msg
+    # the failed image is gone, so the next build cannot mistake it for an up-to-date one
+    assert not (tmp_path / "build" / "host-sim" / "walkit-smoke").exists()

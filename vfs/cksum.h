@@ -24,7 +24,7 @@ void walkit_cksum_seal(void *page, int n);
 /* 1 if page's last 8 bytes are the checksum of the rest. */
 int walkit_cksum_ok(const void *page, int n);
 
-/* The auto-extension walkit_register installs when page checksums are on: a new (empty) main
+/* The auto-extension vfs.c installs when page checksums are on: a new (empty) main
  * database opened through such a walkit VFS gets 8 reserved bytes per page. */
 int walkit_cksum_autoext(sqlite3 *db, char **err, const void *api);
 

@@ -568,6 +568,13 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
 
     f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
     if (!(f->path = walkit_strdup(path))) goto nomem;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && v->page_checksums) {
+        /* The auto-extension that gives a new database its reserve (cksum.c) runs once the
+         * connection's main database is open, i.e. after this.  Installed here, not at
+         * registration: sqlite3_shutdown() drops auto-extensions, registrations survive it.
+         * Idempotent: SQLite keeps one entry per function. */
+        if (sqlite3_auto_extension((void (*)(void))walkit_cksum_autoext) != SQLITE_OK) goto nomem;
+    }
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
         f->inode = inode_acquire(v->per_storage, f->path);
         if (!f->inode) goto nomem;
@@ -700,14 +707,6 @@ int walkit_register(const walkit_config *cfg)
     v->st = cfg->storage;
     v->shm_mode = cfg->shm_mode;
     v->page_checksums = cfg->page_checksums != 0;
-    if (v->page_checksums) {
-        /* Idempotent in SQLite: registering the same function twice keeps one entry. */
-        int rc = sqlite3_auto_extension((void (*)(void))walkit_cksum_autoext);
-        if (rc != SQLITE_OK) {
-            walkit_free(v);
-            return rc;
-        }
-    }
     if (!(v->lock = walkit_os_mutex_create())) {
         walkit_free(v);
         return SQLITE_NOMEM;

@@ -9,12 +9,33 @@
 
 #define FIRMWARE_VERSION "0.1.0"
 
-/* SQLite's and walkit's sqlite3_log() messages on the console log: damage found (a page
- * checksum, a damaged WAL), a refused write on a full flash, WAL recovery notices. */
+/* SQLite's and walkit's sqlite3_log() messages about the storage on the console log: damage
+ * found (a page checksum, a damaged WAL), a write refused on a full flash, I/O errors, misuse.
+ * Not notices (a WAL recovered after every power cut) nor a statement's own errors
+ * (constraints, SQL errors): its reply reports those.  Bytes outside printable ASCII are shown as \xHH (a message may quote a file
+ * name or a value), so the log never carries raw control sequences. */
 static void sqlite_log(void *arg, int code, const char *msg)
 {
+    char line[240];
+    size_t n = 0;
+    int primary = code & 0xff;
     (void)arg;
-    fw_log("sqlite: %s (%d)", msg, code);
+    if (primary != SQLITE_CORRUPT && primary != SQLITE_IOERR && primary != SQLITE_FULL &&
+        primary != SQLITE_MISUSE && primary != SQLITE_WARNING)
+        return;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < sizeof line; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+            line[n++] = (char)*p;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            line[n++] = '\\';
+            line[n++] = 'x';
+            line[n++] = hex[*p >> 4];
+            line[n++] = hex[*p & 15];
+        }
+    }
+    line[n] = 0;
+    fw_log("sqlite: %s (%d)", line, code);
 }
 
 /* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in

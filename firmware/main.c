@@ -12,8 +12,9 @@
 /* SQLite's and walkit's sqlite3_log() messages about the storage on the console log: damage
  * found (a page checksum, a damaged WAL), a write refused on a full flash, I/O errors, misuse.
  * Not notices (a WAL recovered after every power cut) nor a statement's own errors
- * (constraints, SQL errors): its reply reports those.  Bytes outside printable ASCII are shown as \xHH (a message may quote a file
- * name or a value), so the log never carries raw control sequences. */
+ * (constraints, SQL errors): its reply reports those.  Bytes outside printable ASCII are shown
+ * as \xHH (a message may quote a file name or a value), so the log never carries raw control
+ * sequences. */
 static void sqlite_log(void *arg, int code, const char *msg)
 {
     char line[240];

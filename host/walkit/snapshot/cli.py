@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import WalkitError
 from ..inputs import read_input, show
-from .store import Taken, open_store
+from .store import DamagedStore, Taken, open_store
 
 DEFAULT_STORE = "walkit-snapshots"
 
@@ -84,13 +84,20 @@ def cmd_restore(args) -> int:
 
 
 def cmd_check(args) -> int:
-    with open_store(args.store, create=False) as store:
-        _print_recovery(store)
-        problems = store.check()
-        for p in problems:
-            print(f"problem: {p}")
-        print(f"{len(store.snapshots)} snapshots, " + ("all rebuild to their recorded hashes"
-                                                        if not problems else f"{len(problems)} damaged"))
+    """Exit 2 when damage is found: a snapshot that does not rebuild, or a store whose own
+    files (manifest, layout) are damaged."""
+    try:
+        with open_store(args.store, create=False) as store:
+            _print_recovery(store)
+            problems = store.check()
+            for p in problems:
+                print(f"problem: {p}")
+            print(f"{len(store.snapshots)} snapshots, " + ("all rebuild to their recorded hashes"
+                                                            if not problems else f"{len(problems)} damaged"))
+    except DamagedStore as e:
+        print(f"problem: {e}")
+        print("the store is damaged")
+        return 2
     return 2 if problems else 0
 
 

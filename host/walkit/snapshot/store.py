@@ -54,6 +54,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_JSON = 64 << 20  # a manifest holds ~1 KiB per snapshot; a larger file is not one
 
 
+class DamagedStore(WalkitError):
+    """The store's own files contradict its layout or schema (``snapshot check``: exit 2)."""
+
+
 class _Bad(ValueError):
     """A manifest or meta.json that does not follow the schema (the message says where)."""
 
@@ -201,8 +205,8 @@ class SnapshotStore:
             self.snapshots: list[dict] = self._recover(create)
         except OSError as e:  # the store's own files: unreadable, or not what the layout says
             self.close()
-            raise WalkitError(f"{show(e.filename or self.root)}: {os_problem(e)}: damaged or "
-                              f"inaccessible store") from None
+            raise DamagedStore(f"{show(e.filename or self.root)}: {os_problem(e)}: damaged or "
+                               f"inaccessible store") from None
         except BaseException:
             self.close()  # the lock goes with the failed open, as it would with a dead process
             raise
@@ -249,7 +253,7 @@ class SnapshotStore:
                 raise _Bad("snapshots is not a list")
             return [check_meta(m, i) for i, m in enumerate(snaps, 1)]
         except (_Bad, WalkitError) as e:
-            raise WalkitError(f"{show(path)}: damaged manifest: "
+            raise DamagedStore(f"{show(path)}: damaged manifest: "
                               f"{str(e).removeprefix(show(path) + ': ')}") from None
 
     def _write_manifest(self, snaps: list[dict]) -> None:
@@ -268,7 +272,7 @@ class SnapshotStore:
             committed = [p.name for p in snapdir.iterdir() if _ID_DIR.fullmatch(p.name)] if snapdir.is_dir() else []
             if leftovers or committed:
                 if committed:
-                    raise WalkitError(f"{show(root)}: snapshot directories but no {MANIFEST}: damaged store")
+                    raise DamagedStore(f"{show(root)}: snapshot directories but no {MANIFEST}: damaged store")
                 raise WalkitError(f"{show(root)}: not a snapshot store (holds "
                                   f"{', '.join(show(n) for n in sorted(leftovers)[:3])})")
             if not create:
@@ -283,7 +287,7 @@ class SnapshotStore:
             return []
         snaps = self._read_manifest()
         if not snapdir.is_dir():
-            raise WalkitError(f"{show(snapdir)}: missing or not a directory: damaged store")
+            raise DamagedStore(f"{show(snapdir)}: missing or not a directory: damaged store")
         if (root / MANIFEST_TMP).exists():
             self.ops.unlink(root / MANIFEST_TMP)
             self.recovered.append("removed an unfinished manifest update")

@@ -70,7 +70,7 @@ def _preload() -> None:
 
 
 def _child(argv: list[str], out_fd: int, err_fd: int, mem_mb: int, cwd: str | None,
-           plant: Callable[[], None] | None) -> None:
+           plant: Callable[[], None] | None, call: Callable[[], object] | None) -> None:
     rc = 1
     try:
         os.dup2(out_fd, 1)
@@ -86,10 +86,14 @@ def _child(argv: list[str], out_fd: int, err_fd: int, mem_mb: int, cwd: str | No
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         if plant is not None:
             plant()
-        from walkit.cli import main
+        if call is not None:
+            call()
+            rc = 0
+        else:
+            from walkit.cli import main
 
-        rc = main(argv)
-        rc = 0 if rc is None else rc
+            rc = main(argv)
+            rc = 0 if rc is None else rc
         sys.stdout.flush()
     except SystemExit as e:  # argparse usage errors exit 2 with a usage message
         rc = e.code if isinstance(e.code, int) else 1
@@ -115,6 +119,18 @@ def run_walkit(*args, timeout: float = DEFAULT_TIMEOUT, mem_mb: int = DEFAULT_ME
     """``walkit ARGS...`` in a forked child under the limits above."""
     argv = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args]
     _preload()
+    return _run(argv, timeout, mem_mb, cwd, plant, None)
+
+
+def run_function(fn: Callable[[], object], *, timeout: float = DEFAULT_TIMEOUT,
+                 mem_mb: int = DEFAULT_MEM_MB) -> Outcome:
+    """``fn()`` in a forked child under the same limits: exit 0 if it returns, 1 with its
+    traceback on stderr if it raises (an assertion in ``fn`` included).  For API-level checks
+    whose failure mode is an allocation that would take the test process down with it."""
+    return _run([getattr(fn, "__name__", "function")], timeout, mem_mb, None, None, fn)
+
+
+def _run(argv, timeout, mem_mb, cwd, plant, call) -> Outcome:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     start = time.monotonic()
@@ -124,7 +140,7 @@ def run_walkit(*args, timeout: float = DEFAULT_TIMEOUT, mem_mb: int = DEFAULT_ME
     if pid == 0:
         os.close(out_r)
         os.close(err_r)
-        _child(argv, out_w, err_w, mem_mb, None if cwd is None else str(cwd), plant)
+        _child(argv, out_w, err_w, mem_mb, None if cwd is None else str(cwd), plant, call)
     os.close(out_w)
     os.close(err_w)
     bufs = {out_r: bytearray(), err_r: bytearray()}

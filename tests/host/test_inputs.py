@@ -14,8 +14,8 @@ import pytest
 
 from support.bounded_cli import check, run_walkit
 from wal_helpers import make_db
+from walkit import inputs
 from walkit.image import create_image
-from walkit.inputs import name_bytes, output_problem, show
 
 TIMEOUT = 10.0
 
@@ -120,8 +120,8 @@ def test_force_replaces_a_regular_file_and_writes_through_a_symlink(files, tmp_p
 
 
 def test_output_problem():
-    assert output_problem("/dev/null") == "is a character device; walkit replaces only regular files"
-    assert output_problem("/nonexistent-walkit-path") is None
+    assert inputs.output_problem("/dev/null") == "is a character device; walkit replaces only regular files"
+    assert inputs.output_problem("/nonexistent-walkit-path") is None
 
 
 @pytest.mark.parametrize("name, shown", [
@@ -136,10 +136,10 @@ def test_output_problem():
     ("\ud800lone", "\\xed\\xa0\\x80lone"),
 ])
 def test_show(name, shown):
-    assert show(name) == shown
-    assert all(c.isprintable() for c in show(name))
+    assert inputs.show(name) == shown
+    assert all(c.isprintable() for c in inputs.show(name))
 
 
 def test_name_bytes_round_trips_every_byte():
     raw = bytes(range(1, 256))
-    assert name_bytes(raw.decode("utf-8", "surrogateescape")) == raw
+    assert inputs.name_bytes(raw.decode("utf-8", "surrogateescape")) == raw

@@ -13,35 +13,14 @@ import shutil
 import pytest
 
 from support.bounded_cli import check, run_walkit
-from wal_helpers import Device
-from walkit.snapshot import open_store
+from support.snapshot_store import build_store
 
 TIMEOUT = 10.0  # a healthy call takes well under a second; a hang is killed here
 
 
-def blob(n: int, seed: int) -> bytes:
-    return bytes((seed * 31 + i * 7) % 251 for i in range(n))
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """A store holding a full snapshot 1 and incrementals 2 (on 1) and 3 (on 2)."""
-    root = tmp_path_factory.mktemp("store") / "s"
-    d = Device(1024)
-    try:
-        d.txn("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)",
-              *[("INSERT INTO t(v) VALUES (?)", (blob(900, i),)) for i in range(30)])
-        d.checkpoint("TRUNCATE")
-        for n in range(3):
-            d.txn(("UPDATE t SET v = ? WHERE id = ?", (blob(900, 100 + n), n + 1)))
-            db, wal = d.files()
-            with open_store(root) as store:
-                store.take(db, wal, "device")
-    finally:
-        d.close()
-    kinds = [(m["kind"], m["parent"]) for m in json.loads((root / "manifest.json").read_text())["snapshots"]]
-    assert kinds == [("full", None), ("incremental", 1), ("incremental", 2)]
-    return root
+    return build_store(tmp_path_factory.mktemp("store") / "s")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import stat
 import pytest
 
 from support.bounded_cli import check, run_walkit
-from wal_helpers import make_db
+from support.wal_helpers import make_db
 from walkit import inputs
 from walkit.image import create_image
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wal_helpers import Device
+from support.wal_helpers import Device
 from walkit.snapshot import open_store
 
 

@@ -99,7 +99,7 @@ def check_meta(m, sid: int) -> dict:
     m = _dict(m, what)
     _int(_field(m, "id", what), f"{what}: id", sid, sid)
     kind = _field(m, "kind", what)
-    if kind not in DATA_FILE:
+    if not isinstance(kind, str) or kind not in DATA_FILE:
         raise _Bad(f"{what}: kind is {json.dumps(kind)[:40]}, expected one of {', '.join(DATA_FILE)}")
     if _field(m, "file", what) != DATA_FILE[kind]:
         raise _Bad(f"{what}: file is {json.dumps(m['file'])[:40]}, a {kind} snapshot has {DATA_FILE[kind]!r}")

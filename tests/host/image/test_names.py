@@ -10,10 +10,10 @@ import littlefs
 import pytest
 
 from support.bounded_cli import check, run_walkit
+from support.image_helpers import BOARD
 from walkit.boards import load_board
 from walkit.image import create_image, open_image
 
-BOARD = "qemu-virt-a15"
 DB_NAME = b"/data/\xff\xfe.db"
 LOG_NAME = b"/log/\x1b[2J\x1b]0;pwned\x07\n.txt"
 
@@ -41,7 +41,9 @@ def sqlite_db(tmp_path) -> bytes:
 
 
 @pytest.fixture
-def image(tmp_path):
+def named_image(tmp_path):
+    """A formatted image holding DB_NAME (a SQLite database) and LOG_NAME, written with
+    littlefs directly."""
     path = create_image(tmp_path / "f.img", BOARD, format=True)
     buf = bytearray(path.read_bytes())
     fs, region, f = raw_fs(buf, BOARD)
@@ -56,8 +58,8 @@ def image(tmp_path):
     return path
 
 
-def test_files_are_bytes_and_readable_by_them(image):
-    with open_image(image, BOARD) as img:
+def test_files_are_bytes_and_readable_by_them(named_image):
+    with open_image(named_image, BOARD) as img:
         entries = {e.raw: e for e in img.files()}
         assert {DB_NAME, LOG_NAME} <= set(entries)
         assert img.read(LOG_NAME) == b"log\n"
@@ -65,11 +67,11 @@ def test_files_are_bytes_and_readable_by_them(image):
         assert entries[DB_NAME].path == "/data/\udcff\udcfe.db"
 
 
-def test_write_keeps_the_bytes(image):
+def test_write_keeps_the_bytes(named_image):
     name = b"/new/\x80\x01name"
-    with open_image(image, BOARD, write=True) as img:
+    with open_image(named_image, BOARD, write=True) as img:
         img.write(name, b"payload")
-    buf = bytearray(image.read_bytes())
+    buf = bytearray(named_image.read_bytes())
     fs, _, _ = raw_fs(buf, BOARD)
     fs.mount()
     assert fs.listdir("/new") == ["\x80\x01name"]  # latin-1: the bytes as stored
@@ -77,20 +79,20 @@ def test_write_keeps_the_bytes(image):
         assert fh.read() == b"payload"
 
 
-def test_cli_shows_names_escaped(image, tmp_path):
-    o = check(run_walkit("image", "ls", "--board", BOARD, image), {0})
+def test_cli_shows_names_escaped(named_image, tmp_path):
+    o = check(run_walkit("image", "ls", "--board", BOARD, named_image), {0})
     assert "/data/\\xff\\xfe.db" in o.stdout
     assert "/log/\\x1b[2J\\x1b]0;pwned\\x07\\n.txt" in o.stdout
-    o = check(run_walkit("image", "get", "--board", BOARD, image, "/log/\udcff", tmp_path / "x"), {1})
+    o = check(run_walkit("image", "get", "--board", BOARD, named_image, "/log/\udcff", tmp_path / "x"), {1})
     assert "/log/\\xff: no such file in the image" in o.stderr
-    o = check(run_walkit("image", "get", "--board", BOARD, image, LOG_NAME.decode("utf-8", "surrogateescape"),
+    o = check(run_walkit("image", "get", "--board", BOARD, named_image, LOG_NAME.decode("utf-8", "surrogateescape"),
                          "-"), {0})
     assert o.out == b"log\n"
 
 
-def test_snapshot_take_finds_the_database_by_its_bytes(image, tmp_path):
+def test_snapshot_take_finds_the_database_by_its_bytes(named_image, tmp_path):
     store = tmp_path / "s"
-    o = check(run_walkit("snapshot", "take", "--store", store, "--board", BOARD, image), {0})
+    o = check(run_walkit("snapshot", "take", "--store", store, "--board", BOARD, named_image), {0})
     assert "pulled /data/\\xff\\xfe.db" in o.stdout
     o = check(run_walkit("snapshot", "list", "--store", store), {0})
     assert "f.img:/data/\\xff\\xfe.db" in o.stdout

@@ -74,6 +74,7 @@ def test_parent_cycles_are_reported_not_followed(store, tmp_path, change, words)
 
 @pytest.mark.parametrize("change, words", [
     (snap(2, kind="delta"), ["snapshot 2: kind is \"delta\""]),
+    (snap(1, kind=[]), ["snapshot 1: kind is []"]),
     (snap(1, id=1.0), ["snapshot 1: id is 1.0, expected an integer"]),
     (snap(1, id=True), ["snapshot 1: id is true"]),
     (snap(2, sha256=_DELETE), ["snapshot 2 has no 'sha256'"]),
@@ -86,7 +87,7 @@ def test_parent_cycles_are_reported_not_followed(store, tmp_path, change, words)
     (lambda doc: doc["snapshots"], ["the manifest is [", "expected an object"]),
     (lambda doc: {**doc, "snapshots": {"1": 1}}, ["snapshots is not a list"]),
     (lambda doc: {**doc, "snapshots": [7]}, ["snapshot 1 is 7, expected an object"]),
-], ids=["unknown-kind", "id-float", "id-bool", "no-sha256", "short-sha256", "parent-string",
+], ids=["unknown-kind", "kind-a-list", "id-float", "id-bool", "no-sha256", "short-sha256", "parent-string",
         "parent-null", "full-with-parent", "device-hash", "negative-size", "manifest-is-a-list",
         "snapshots-not-a-list", "snapshot-not-an-object"])
 def test_schema_violations_are_reported(store, tmp_path, change, words):

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import struct
 import tempfile
 from pathlib import Path
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 
 from support.bounded_cli import judge, run_walkit
 from support.snapshot_store import build_store
-from wal_helpers import set_commit
+from support.wal_helpers import set_commit
 
 EXAMPLES = int(os.environ.get("WALKIT_PROPERTY_EXAMPLES", "30"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -176,17 +177,13 @@ def apply(root: Path, ops: list[tuple]) -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    root = build_store(tmp_path_factory.mktemp("store") / "s")
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "x.db"
-        import sqlite3
-
-        con = sqlite3.connect(db)
-        con.execute("CREATE TABLE other(x)")
-        con.commit()
-        con.close()
-        newdb = db.read_bytes()
-    return root, newdb
+    """(the store to damage, a database file for `snapshot add`): paths, short to print."""
+    top = tmp_path_factory.mktemp("store")
+    con = sqlite3.connect(top / "new.db")
+    con.execute("CREATE TABLE other(x)")
+    con.commit()
+    con.close()
+    return build_store(top / "s"), top / "new.db"
 
 
 def store_tools_case(template, ops, *, plant=None, timeout: float = TIMEOUT) -> list[str]:
@@ -196,7 +193,7 @@ def store_tools_case(template, ops, *, plant=None, timeout: float = TIMEOUT) -> 
         root = d / "s"
         shutil.copytree(root0, root, symlinks=True)
         apply(root, ops)
-        (d / "new.db").write_bytes(newdb)
+        shutil.copyfile(newdb, d / "new.db")
         problems: list[str] = []
 
         def run(tool: str, *argv):

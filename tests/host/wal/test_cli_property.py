@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from support.bounded_cli import judge, run_walkit
-from wal_helpers import _cksum, make_db
+from support.wal_helpers import _cksum, make_db
 
 EXAMPLES = int(os.environ.get("WALKIT_PROPERTY_EXAMPLES", "30"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None,

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from support.bounded_cli import check, run_function, run_walkit
-from wal_helpers import make_db, set_commit, sqlite_checkpoint
+from support.wal_helpers import make_db, set_commit, sqlite_checkpoint
 from walkit import WalkitError
 from walkit.wal import checkpoint, parse_wal, verify
 

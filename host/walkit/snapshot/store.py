@@ -288,7 +288,7 @@ class SnapshotStore:
         snaps = self._read_manifest()
         if not snapdir.is_dir():
             raise DamagedStore(f"{show(snapdir)}: missing or not a directory: damaged store")
-        if (root / MANIFEST_TMP).exists():
+        if os.path.lexists(root / MANIFEST_TMP):
             self.ops.unlink(root / MANIFEST_TMP)
             self.recovered.append("removed an unfinished manifest update")
         listed = {_dir_name(s["id"]) for s in snaps}

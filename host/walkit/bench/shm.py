@@ -23,6 +23,7 @@ What it prints, each figure with the machine's load average beside it:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ STRESS_TXNS = 2000               # per writer at --scale 1
 STRESS_READERS, STRESS_CKPT_MS = 2, 5
 CALLGRIND_N = {"write": 200, "read": 2000, "bulk": 5000}  # at --scale 1
 
-BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread")
+BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread", "-flto")
 
 
 def _binaries() -> dict[str, Path]:
@@ -56,7 +57,8 @@ def _binaries() -> dict[str, Path]:
                            flags=BENCH_FLAGS + ("-DBENCH_WALKIT",))
     stock_flags = BENCH_FLAGS + ("-DSQLITE_OS_OTHER=0",)
     sqlite_o = sqlite_object(stock_flags)
-    stock = sqlite_o.parent / "shm_bench_stock"
+    src_hash = hashlib.sha256((HERE / "shm_bench.c").read_bytes()).hexdigest()[:16]
+    stock = sqlite_o.parent / f"shm_bench_stock-{src_hash}"  # rebuilt when the source changes
     if not stock.exists():
         tmp = stock.with_suffix(".tmp")
         run_cc([CC, *common_flags(), *stock_flags, str(HERE / "shm_bench.c"), str(sqlite_o),

@@ -211,7 +211,8 @@ static void publish_waiters(walkit_shm_node *n)
  * running, which saves a context switch per hand-off).  A woken waiter stays queued until it
  * is served or gives up, so a later release wakes it again; the starvation bound (see
  * walkit_shm_lock) keeps the number of such rounds finite.  A waiter that a starving one
- * would refuse is not woken. */
+ * would refuse is not woken, nor one already woken that has not yet retried (woken): it will
+ * retry anyway, and a second wake would only cost the releaser another system call. */
 static void wake_waiters(walkit_shm_node *n)
 {
     int sim[WALKIT_SHM_NLOCK];
@@ -223,6 +224,8 @@ static void wake_waiters(walkit_shm_node *n)
         if (!w->starving && passes_starving(starve, m, w->want_excl)) continue;
         for (int i = w->want_ofst; i < w->want_ofst + w->want_n; i++)
             sim[i] = w->want_excl ? -1 : sim[i] + 1;
+        if (w->woken) continue;
+        w->woken = 1;
         int rc = walkit_os_sem_give(w->wake);
         if (rc != WALKIT_OS_OK) walkit_os_failed("shm wake", rc);
     }
@@ -380,6 +383,7 @@ static void enqueue(walkit_shm_conn *c, int ofst, int n_slots, int exclusive)
     /* a wake left over from an earlier wait (given after c was served) is not for this one */
     (void)walkit_os_sem_take(c->wake, WALKIT_OS_NO_WAIT);
     c->starving = 0;
+    c->woken = 0;
     c->waiting = 1;
     c->next_waiter = NULL;
     walkit_shm_conn **tail = &n->waiters;
@@ -456,6 +460,7 @@ static int lock_blocking(walkit_shm_conn *c, int ofst, int n_slots, int exclusiv
             walkit_mutex_leave(n->lock, "shm lock wait");
             int trc = walkit_os_sem_take(c->wake, ms);
             walkit_mutex_enter(n->lock, "shm lock wait");
+            c->woken = 0; /* retrying now: the next release may wake it again */
             if (trc == WALKIT_OS_OK) {
                 woken++;
             } else if (trc != WALKIT_OS_TIMEOUT) {

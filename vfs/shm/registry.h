@@ -42,8 +42,8 @@ typedef struct walkit_shm_conn walkit_shm_conn;
  *   task: walkit_os_task_id() of the task that made the connection's latest xShmLock call, i.e.
  *     the task driving the connection.  It is what tells a holder the caller could never wait
  *     for (see walkit_shm_lock).
- *   waiting, starving, next_waiter, want_*: written under node's mutex, waiting and starving
- *     only by the owner (which may read them without it).
+ *   waiting, starving, woken, next_waiter, want_*: written under node's mutex, waiting and
+ *     starving only by the owner (which may read them without it).
  *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
  *     releasers under node's mutex.
  *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
@@ -55,6 +55,7 @@ struct walkit_shm_conn {
     uintptr_t task;            /* the task driving this connection (0 before its first lock) */
     int waiting;               /* on node's waiter list (FIFO) */
     int starving;              /* waited past the starvation bound: served before newcomers */
+    int woken;                 /* its semaphore was given and it has not retried since */
     walkit_shm_conn *next_waiter;
     uint8_t want_ofst, want_n, want_excl; /* the request it waits for */
     walkit_os_sem *wake;

@@ -1,9 +1,9 @@
-/* test_registry.c: the lock slots of vfs/shm/registry.c driven directly from threads (posix
+/* test_registry_slots.c: the lock slots of vfs/shm/registry.c driven directly from threads (posix
  * port), without SQLite on top, so that each property is checked on its own.  Driven by
- * tests/vfs/shm/test_registry.py.
+ * tests/vfs/shm/test_registry_slots.py.
  *
- *   test_registry --list      the names of the checks, one a line
- *   test_registry [NAME...]   run the checks (all by default); each prints "ok NAME" or
+ *   test_registry_slots --list      the names of the checks, one a line
+ *   test_registry_slots [NAME...]   run the checks (all by default); each prints "ok NAME" or
  *                             "FAIL NAME: why"; the exit status is the number of failures
  *
  * Checks:
@@ -240,12 +240,12 @@ int main(int argc, char **argv)
         int known = 0;
         for (int i = 0; i < NCHECKS; i++) known |= !strcmp(argv[a], checks[i].name);
         if (!known) {
-            fprintf(stderr, "test_registry: unknown check %s (see --list)\n", argv[a]);
+            fprintf(stderr, "test_registry_slots: unknown check %s (see --list)\n", argv[a]);
             return 100;
         }
     }
     if (walkit_os_init() != WALKIT_OS_OK || !(reg = walkit_shm_registry_create())) {
-        fprintf(stderr, "test_registry: cannot create a registry\n");
+        fprintf(stderr, "test_registry_slots: cannot create a registry\n");
         return 100;
     }
     for (int i = 0; i < NCHECKS; i++) {

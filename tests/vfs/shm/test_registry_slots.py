@@ -1,5 +1,5 @@
 """The WAL-index lock slots (vfs/shm/registry.c) driven from threads without SQLite
-(tests/vfs/shm/test_registry.c: the check names come from its --list), plain and under
+(tests/vfs/shm/test_registry_slots.c: the check names come from its --list), plain and under
 ThreadSanitizer, and the bug the TSan run is there to catch, planted by a build flag: a shared
 count that is a plain read-modify-write instead of an atomic one."""
 
@@ -17,8 +17,8 @@ RACY = ("-DWALKIT_PLANT_RACY_SLOTS=1",)
 
 
 def _program(tsan: bool = False, extra: tuple[str, ...] = ()) -> Path:
-    name = "test_registry-tsan" if tsan else "test_registry"
-    return build_program(name, [HERE / "test_registry.c"],
+    name = "test_registry_slots-tsan" if tsan else "test_registry_slots"
+    return build_program(name, [HERE / "test_registry_slots.c"],
                          flags=(TSAN_FLAGS if tsan else MODULE_FLAGS) + extra)
 
 

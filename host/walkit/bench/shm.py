@@ -13,7 +13,7 @@ What it prints, each figure with the machine's load average beside it:
    table gives min/median/max ops/s of the rounds and the ratio of the medians walkit/stock
    (above 1: walkit faster) with the range of the per-round ratios.  Write rows add walkit's
    commit latency p50/p99/max.
-2. Blocking against non-blocking WAL-index locks: the stress driver (tests/c/stress.c) with 2,
+2. Blocking against non-blocking WAL-index locks: the stress driver (tests/scenarios/stress.c) with 2,
    4, 8 writers, 2 invariant readers and a checkpointer every 5 ms, built with and without
    ``SQLITE_ENABLE_SETLK_TIMEOUT``, alternated in the same run: commits/s and commit latency
    p50/p99/max.

@@ -2,7 +2,7 @@
  * port), without SQLite on top, so that each property is checked on its own.  Driven by
  * tests/vfs/shm/test_registry_slots.py.
  *
- *   test_registry_slots --list      the names of the checks, one a line
+ *   test_registry_slots --list      the names of the checks, one a line (tests/support/checks.h)
  *   test_registry_slots [NAME...]   run the checks (all by default); each prints "ok NAME" or
  *                             "FAIL NAME: why"; the exit status is the number of failures
  *
@@ -28,23 +28,10 @@
 #include <string.h>
 #include <time.h>
 
+#define CHECKS_MAIN
+#include "checks.h"
 #include "shm/registry.h"
 #include "sqlite3.h"
-
-static int failures;
-
-#define CHECK(name, cond, ...)                                                                  \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            printf("ok %s\n", name);                                                            \
-        } else {                                                                                \
-            printf("FAIL %s: ", name);                                                          \
-            printf(__VA_ARGS__);                                                                \
-            printf("\n");                                                                       \
-            failures++;                                                                         \
-        }                                                                                       \
-        fflush(stdout);                                                                         \
-    } while (0)
 
 #define SH_LOCK (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)
 #define SH_UNLOCK (SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED)
@@ -222,6 +209,7 @@ static void check_waiter_not_starved(void)
     walkit_shm_detach(reg, w.c);
 }
 
+/* The checks by name, to run some of them (the names are the CHECKs' own). */
 static const struct { const char *name; void (*run)(void); } checks[] = {
     { "shared_count_exact", check_shared_count_exact },
     { "exclusive_multi_slot", check_exclusive_multi_slot },
@@ -232,10 +220,7 @@ static const struct { const char *name; void (*run)(void); } checks[] = {
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && !strcmp(argv[1], "--list")) {
-        for (int i = 0; i < NCHECKS; i++) printf("%s\n", checks[i].name);
-        return 0;
-    }
+    checks_list_if_asked(argc, argv);
     for (int a = 1; a < argc; a++) {
         int known = 0;
         for (int i = 0; i < NCHECKS; i++) known |= !strcmp(argv[a], checks[i].name);
@@ -254,5 +239,5 @@ int main(int argc, char **argv)
         if (wanted) checks[i].run();
     }
     walkit_shm_registry_destroy(reg);
-    return failures;
+    return checks_done();
 }

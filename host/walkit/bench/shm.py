@@ -6,13 +6,15 @@ file, fcntl locks), the walkit one links ``vfs/`` (heap WAL-index, OS-layer lock
 Workloads (shm_bench.c): (a) short write transactions from 4 connections in 4 threads with 2
 reader threads, (b) point queries from 4 connections, (c) a single-connection bulk load.
 Throughput is wall clock, alternated stock/walkit ``--rounds`` times, median reported; the ratio
-is walkit/stock (above 1: walkit faster).  Instructions per operation come from callgrind on
+is walkit/stock (above 1: walkit faster), the median of the rounds' ratios with their spread
+(min and max), and the load average is printed with it (a busy machine spreads them).  Instructions per operation come from callgrind on
 one thread with two amounts of work, subtracting so that set-up cost cancels.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from .. import WalkitError
 from ..bootstrap import sqlite_source
+from ..progress import Progress
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = {  # name: (threads, ops per thread) for the throughput runs
@@ -79,30 +82,40 @@ def _callgrind_instructions(exe: Path, workload: str, ops: int) -> int:
 
 
 def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True) -> str:
-    bins = _binaries()
+    with Progress("building the two benchmark programs (first time only; cached after)"):
+        bins = _binaries()
     print(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}", flush=True)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = ["walkit bench shm: stock unix VFS vs walkit VFS, same SQLite "
-             f"{sqlite_source().version}, same options; median of {rounds} alternating rounds",
-             f"{'workload':<10}{'threads':>8}{'ops':>9}{'stock ops/s':>14}{'walkit ops/s':>14}{'walkit/stock':>14}"]
-    for wl, (threads, ops) in WORKLOADS.items():
-        ops = max(1, int(ops * scale))
-        rates: dict[str, list[float]] = {"stock": [], "walkit": []}
-        for _ in range(rounds):
-            for name in ("stock", "walkit"):
-                r = _run(bins[name], wl, threads, ops)
-                rates[name].append(r["ops"] / r["seconds"])
-        s, w = statistics.median(rates["stock"]), statistics.median(rates["walkit"])
-        total = ops * (1 if wl == "bulk" else threads)
-        lines.append(f"{wl:<10}{threads:>8}{total:>9}{s:>14.0f}{w:>14.0f}{w / s:>14.2f}")
+             f"{sqlite_source().version}, same options; median of {rounds} alternating rounds; "
+             f"load average {load}",
+             f"{'workload':<10}{'threads':>8}{'ops':>9}{'stock ops/s':>14}{'walkit ops/s':>14}"
+             f"{'walkit/stock':>14}  ratio min..max"]
+    with Progress("benchmarking") as p:
+        for wl, (threads, ops) in WORKLOADS.items():
+            ops = max(1, int(ops * scale))
+            rates: dict[str, list[float]] = {"stock": [], "walkit": []}
+            for i in range(rounds):
+                for name in ("stock", "walkit"):
+                    p.step(f"{wl}, round {i + 1} of {rounds}, {name}")
+                    r = _run(bins[name], wl, threads, ops)
+                    rates[name].append(r["ops"] / r["seconds"])
+            s, w = statistics.median(rates["stock"]), statistics.median(rates["walkit"])
+            ratios = [b / a for a, b in zip(rates["stock"], rates["walkit"])]
+            total = ops * (1 if wl == "bulk" else threads)
+            lines.append(f"{wl:<10}{threads:>8}{total:>9}{s:>14.0f}{w:>14.0f}"
+                         f"{statistics.median(ratios):>14.2f}  {min(ratios):.2f}..{max(ratios):.2f}")
     if callgrind and shutil.which("valgrind"):
         lines.append("instructions per operation (callgrind, 1 thread, (Ir(2N) - Ir(N)) / N):")
         lines.append(f"{'workload':<10}{'N':>9}{'stock':>14}{'walkit':>14}{'walkit/stock':>14}")
         for wl, n in (("write", 200), ("read", 2000), ("bulk", 5000)):
             n = max(10, int(n * scale))
             per = {}
-            for name in ("stock", "walkit"):
-                per[name] = (_callgrind_instructions(bins[name], wl, 2 * n)
-                             - _callgrind_instructions(bins[name], wl, n)) / n
+            with Progress(f"callgrind, {wl}") as p:
+                for name in ("stock", "walkit"):
+                    p.step(name)
+                    per[name] = (_callgrind_instructions(bins[name], wl, 2 * n)
+                                 - _callgrind_instructions(bins[name], wl, n)) / n
             lines.append(f"{wl:<10}{n:>9}{per['stock']:>14.0f}{per['walkit']:>14.0f}"
                          f"{per['walkit'] / per['stock']:>14.2f}")
     elif callgrind:

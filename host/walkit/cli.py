@@ -54,9 +54,15 @@ def cmd_linkcheck(args) -> int:
 
 
 def cmd_size(args) -> int:
+    import json
+
     from .size import report_for_board
 
-    print(report_for_board(args.board, target=args.target, elf=args.elf))
+    rep = report_for_board(args.board, target=args.target, elf=args.elf, run=not args.no_run)
+    if args.json:
+        print(json.dumps(rep.as_json(args.board), indent=2))
+    else:
+        print(f"walkit size: {rep.image} (board {args.board})\n" + rep.render())
     return 0
 
 
@@ -136,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     _board_arg(p)
     p.add_argument("--target", default="walkit-fw")
     p.add_argument("--elf", default=None, help="report on this image instead of building")
+    p.add_argument("--no-run", action="store_true",
+                   help="do not boot the firmware to measure the heap and stack a short run uses")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
     p.set_defaults(func=cmd_size)
 
     p = sub.add_parser("run", help="boot a board and open its SQL console")

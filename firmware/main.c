@@ -1,4 +1,4 @@
-/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (storage.c policy),
+/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (fs_mount.c policy),
  * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
 #include "board.h"
 #include "console.h"
@@ -13,13 +13,13 @@
  * shared heap memory, so WAL works with normal locking and many connections) and
  * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
  * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm. */
-static int register_vfs(storage *st)
+static int register_vfs(fs_mount *fs)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
     const walkit_storage *backend;
     int rc = walkit_init();
-    if (rc != SQLITE_OK || !storage_lfs(st)) return rc;
-    backend = walkit_storage_littlefs(storage_lfs(st));
+    if (rc != SQLITE_OK || !fs_mount_lfs(fs)) return rc;
+    backend = walkit_storage_littlefs(fs_mount_lfs(fs));
     if (!backend) return SQLITE_NOMEM;
     cfg.storage = backend;
     rc = walkit_register(&cfg);
@@ -36,18 +36,18 @@ static int register_vfs(storage *st)
 
 int main(void)
 {
-    static storage st;
+    static fs_mount fs;
     flash_dev *flash;
     int rc;
     fw_log("firmware " FIRMWARE_VERSION ", SQLite " SQLITE_VERSION);
-    flash = board_flash();
+    flash = board_flash(fw_log);
     if (flash)
         fw_log("flash: %s, %lu bytes, erase block %lu, filesystem at %lu (%lu bytes)",
                flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,
                (unsigned long)flash->fs_offset, (unsigned long)flash->fs_size);
-    storage_boot(&st, flash);
-    rc = register_vfs(&st);
+    fs_mount_boot(&fs, flash);
+    rc = register_vfs(&fs);
     if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
-    console_main(&st);
+    console_main(&fs);
     return 0;
 }

@@ -1,11 +1,11 @@
 /* registry.h: the WAL-index state walkit shares between connections of one address space,
  * independent of how a mode hands it to SQLite.
  *
- * Per database file (keyed by its full path within one VFS) a node holds the 32 KiB regions and
- * the 8 lock slots of SQLite's xShm* contract; per connection an attachment records which slots
- * it holds.  heap.c gives SQLite the node's regions directly; a copying mode (copy.c, later)
- * keeps private copies per attachment (mode_data) and synchronises them with the node's regions
- * at lock and barrier points, using the same slots.
+ * One registry per storage backend (vfs.c's walkit_storage_state), shared by every VFS name
+ * registered on it.  Per database file (keyed by its normalised path within that storage) a
+ * node holds the 32 KiB regions and the 8 lock slots of SQLite's xShm* contract; per connection
+ * an attachment records which slots it holds.  heap.c gives SQLite the node's regions directly;
+ * a mode that keeps per-connection state of its own hangs it on the attachment (mode_data).
  *
  * Locks: walkit_shm_lock() checks and changes the slots atomically under the node's mutex.  A
  * request that conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout

@@ -15,9 +15,10 @@ from .target import EXIT_REBOOT, Target, describe_status
 def interactive(board: str, flash: str | None = None, target: str = "walkit-fw") -> int:
     """``walkit run``: the console for a person, on the board's flash image (default
     ``build/<board>/flash.img``, kept between runs).  Ctrl-] leaves (power cut); ``.reboot``
-    powers up again on the same flash; ``.shutdown`` ends the run cleanly.  With stdin not a
-    terminal (a pipe), its lines are typed into the console and the run ends with
-    ``.shutdown`` after the last one."""
+    powers up again on the same flash; ``.quit``, Ctrl-D or ``.shutdown`` end the run cleanly.
+    With stdin not a terminal (a pipe), its lines are typed into the console and the end of
+    the input is a Ctrl-D, as for sqlite3: the exit status is then 1 if any line failed.
+    Returns the board's exit status."""
     from .build import build
     from .paths import build_dir
 
@@ -94,14 +95,18 @@ def _pump_tty(t: Target) -> int:
         t.link.write(data)
 
 
+END_OF_INPUT = b"\x04"  # Ctrl-D on an empty line: the console's end of session
+
+
 def _pump_piped(t: Target) -> int:
     """Lines from a pipe, typed one at a time like a person: each waits for the console's
     prompt (bytes sent ahead would be lost when the target reboots).  After the last line,
-    ``.shutdown``."""
+    Ctrl-D: the console shuts down cleanly, with status 1 if any line failed (sqlite3's
+    status for a script with errors)."""
     t.boot(machine_mode=False)
     t.link.expect(PROMPT, t.timeout, "the first prompt")
     lines = (raw.rstrip(b"\r\n") for raw in sys.stdin.buffer)
-    for line in itertools.chain(lines, [b".shutdown"]):
+    for line in itertools.chain(lines, [END_OF_INPUT]):
         t.link.write(line + b"\n")
         try:
             t.link.expect(PROMPT, t.timeout, f"the prompt after {line[:40]!r}")
@@ -115,6 +120,6 @@ def _pump_piped(t: Target) -> int:
         _announce("powering up again on the same flash")
         t.boot(machine_mode=False)
         t.link.expect(PROMPT, t.timeout, "the first prompt")
-    status = t.wait_exit(t.timeout)  # .shutdown answered with a prompt: it did not stop
+    status = t.wait_exit(t.timeout)  # the end of input answered with a prompt: it did not stop
     _announce(f"target {describe_status(status)}")
     return status

@@ -170,3 +170,26 @@ def test_read_runs_a_script_from_the_flash(session, walkit_board, tmp_path):
     assert "Error: cannot open \"/missing.sql\": no such file" in say(r, b".read /missing.sql")
     r.type(b".quit\r")
     assert r.wait() == 1  # the script's error counts
+
+
+def _piped(walkit_board, flash, script: bytes):
+    walkit = Path(sys.executable).with_name("walkit")
+    return subprocess.run([str(walkit), "run", "--board", walkit_board, "--flash", str(flash)],
+                          input=script, capture_output=True, timeout=300)
+
+
+def test_a_piped_script_exits_1_after_an_error_like_sqlite3(walkit_board, walkit_image, tmp_path):
+    """`walkit run < script`: the end of the input ends the session (a clean shutdown); the
+    status is 1 if any line failed (it used to be 0 whatever happened), and the lines after
+    the error still ran, as in sqlite3 without -bail."""
+    flash = tmp_path / "flash.img"
+    r = _piped(walkit_board, flash, b".open main /p.db\nCREATE TABLE t(x);\nSELEKT 1;\n"
+                                    b"INSERT INTO t VALUES (7);\n")
+    assert r.returncode == 1, r.stdout.decode(errors="replace")
+    assert b'Error: near "SELEKT": syntax error' in r.stdout
+    r = _piped(walkit_board, flash, b".open main /p.db\n.mode list\nSELECT x FROM t;\n")
+    assert r.returncode == 0, r.stdout.decode(errors="replace")
+    assert b"\r\nx\r\n7\r\n" in r.stdout
+    r = _piped(walkit_board, flash, b".open main /p.db\nSELECT x FROM t\n")  # no ';' at the end
+    assert r.returncode == 1
+    assert b"Error: incomplete SQL at the end of the input" in r.stdout

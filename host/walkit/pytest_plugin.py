@@ -84,14 +84,31 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("walkit_board", boards, ids=boards, scope="session")
 
 
+def build_serialised(board: str, target: str = "walkit-fw", **kw):
+    """``walkit.build.build`` with a file lock per board held around it, so that parallel test
+    workers (pytest-xdist: one session each) build one board in one tree one at a time; the
+    later ones then find it up to date.  The lock file sits beside the board's build tree."""
+    import fcntl
+
+    from .build import build
+    from .paths import build_dir
+
+    bdir = build_dir(board)
+    bdir.parent.mkdir(parents=True, exist_ok=True)
+    with open(bdir.parent / f".{board}.test-build.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            return build(board, target, **kw)
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def walkit_image(request, walkit_board):
     """The firmware for the board, built (``walkit build``) once per session."""
-    from .build import build
-
     images = request.config.stash[_IMAGES]
     if walkit_board not in images:
-        images[walkit_board] = build(walkit_board)
+        images[walkit_board] = build_serialised(walkit_board)
     return images[walkit_board]
 
 

@@ -24,7 +24,7 @@ def interactive(board: str, flash: str | None = None, target: str = "walkit-fw")
 
     image = build(board, target=target)
     flash_path = Path(flash) if flash else build_dir(board) / "flash.img"
-    workdir = build_dir(board) / "run"
+    workdir, lock = _claim_workdir(build_dir(board))
     out = sys.stdout.buffer
 
     def echo(data: bytes) -> None:
@@ -53,6 +53,25 @@ def interactive(board: str, flash: str | None = None, target: str = "walkit-fw")
 
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
         t.close()
+        lock.close()
+
+
+def _claim_workdir(bdir: Path):
+    """``<build>/run`` (its console log where a person looks for it), or ``run-<pid>`` while
+    another ``walkit run`` of the board holds that one (sockets and logs are per run).  Returns
+    the folder and the open lock file, held until the run ends."""
+    import fcntl
+
+    for name in ("run", f"run-{os.getpid()}"):
+        d = bdir / name
+        d.mkdir(parents=True, exist_ok=True)
+        f = open(d / ".lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return d, f
+        except BlockingIOError:
+            f.close()
+    raise AssertionError("run-<pid> is this process's own")
 
 
 PROMPT = rb"(?:\w{1,15}|   \.\.\.)> $"  # the console's prompt, at the end of its output

@@ -25,6 +25,7 @@ console lines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -84,13 +85,13 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("walkit_board", boards, ids=boards, scope="session")
 
 
-def build_serialised(board: str, target: str = "walkit-fw", **kw):
-    """``walkit.build.build`` with a file lock per board held around it, so that parallel test
-    workers (pytest-xdist: one session each) build one board in one tree one at a time; the
-    later ones then find it up to date.  The lock file sits beside the board's build tree."""
+@contextlib.contextmanager
+def board_lock(board: str):
+    """A file lock per board beside its build tree: parallel test workers (pytest-xdist, one
+    session each) build one board in one tree one at a time.  Not taken by walkit.build itself:
+    a test holding it may run `walkit build` in a subprocess."""
     import fcntl
 
-    from .build import build
     from .paths import build_dir
 
     bdir = build_dir(board)
@@ -98,9 +99,18 @@ def build_serialised(board: str, target: str = "walkit-fw", **kw):
     with open(bdir.parent / f".{board}.test-build.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            return build(board, target, **kw)
+            yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build_serialised(board: str, target: str = "walkit-fw", **kw):
+    """``walkit.build.build`` under board_lock(): the later workers find the image up to
+    date."""
+    from .build import build
+
+    with board_lock(board):
+        return build(board, target, **kw)
 
 
 @pytest.fixture(scope="session")

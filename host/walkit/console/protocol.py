@@ -82,6 +82,9 @@ class Console:
         self.link = link
         self.timeout = timeout
         self.mode = mode
+        # Why this console can never answer again ("power cut", "shut down", ...), set by the
+        # target when it powers off; its connections then fail at once, saying so.
+        self.retired: str | None = None
         self._next_id = 1
         self._next_conn = 1
         self._lock = threading.RLock()

@@ -19,16 +19,26 @@ class ConsoleConnection:
         self.closed = False
         self.last: Result | None = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> list[tuple]:
+        """Runs SQL to completion; returns the rows of the last statement.  ``timeout``
+        (seconds, default the console's) bounds the wait for the answer."""
+        __tracebackhide__ = True  # a failing test shows its own line, not the console's frames
+        if self.console.retired:
+            raise SqlError(21, f"connection {self.name} ({self.path}) was closed: the target was "
+                               f"{self.console.retired}, and connections do not survive that; "
+                               "open a new one (target.session().connect(path))", sql)
         if self.closed:
             raise SqlError(21, "connection is closed", sql)
-        self.last = self.console.sql(self.name, sql, params)
+        self.last = self.console.sql(self.name, sql, params, timeout=timeout)
         return self.last.rows
 
     def close(self) -> None:
+        """Closes the connection on the target; after a power cut or reboot there is nothing
+        left to close (the firmware's connections went with it), so nothing is sent."""
         if not self.closed:
             self.closed = True
-            self.console.close_conn(self.name)
+            if not self.console.retired:
+                self.console.close_conn(self.name)
 
 
 class ConsoleSession:

@@ -53,6 +53,12 @@ class _Line:
     abandoned: bool = False     # nobody will collect it: its frames are dropped as they come
 
 
+def _hide_for_sql_errors(excinfo) -> bool:
+    """``__tracebackhide__`` of the request path: a plain SQL error (SQLite said no) is shown
+    from the test's own line, without the console's frames; any other failure keeps them."""
+    return excinfo.errisinstance(SqlError)
+
+
 class Console:
     """Framed requests on a :class:`ConsoleLink`.
 
@@ -90,6 +96,12 @@ class Console:
         self._lock = threading.RLock()
         self._unanswered: deque[_Line] = deque()        # send order, answered ones leave
         self._by_id: dict[int, deque[_Line]] = {}       # what read_reply() may collect
+
+    @property
+    def busy(self) -> bool:
+        """Whether a line sent is still unanswered (e.g. a request that timed out while the
+        target kept working on it): a new request would wait behind it."""
+        return bool(self._unanswered)
 
     def new_connection_name(self) -> str:
         """c1, c2, ...: unique for this console (every session on it shares the names)."""
@@ -182,6 +194,7 @@ class Console:
         Raises :class:`SqlError` for an E frame, :class:`TargetError` subclasses otherwise.
         If the wait fails (timeout, protocol error), the request is abandoned: its frames,
         arriving later, are dropped."""
+        __tracebackhide__ = _hide_for_sql_errors
         with self._lock:
             entry, line = self._new_request(verb, values, what)
             self._send(entry, line)
@@ -228,6 +241,7 @@ class Console:
         self._forget(entry)
 
     def _collect(self, entry: _Line, timeout: float | None, what: str | None = None) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         what = what or entry.what
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
@@ -275,6 +289,7 @@ class Console:
             entry.frames.append(line)
 
     def _decode(self, entry: _Line, what: str) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         res = Result()
         for line in entry.frames:
             m = _FRAME.fullmatch(line)
@@ -301,6 +316,7 @@ class Console:
         raise AssertionError("a finished reply without K or E")  # _file() ends on K/E only
 
     def _raise_error(self, rest: str, what: str, rid_zero: bool = False, raw: bool = True):
+        __tracebackhide__ = _hide_for_sql_errors
         code_s, _, msg_tok = rest.partition(" ")
         try:
             code, msg = int(code_s), decode_value(msg_tok)
@@ -317,12 +333,14 @@ class Console:
 
     # Conveniences over request(); each is one dot-command (docs/console.md).
     def open(self, name: str, path: str) -> None:
+        __tracebackhide__ = _hide_for_sql_errors
         self.request(".open", name, path)
 
     def close_conn(self, name: str) -> None:
         self.request(".close", name)
 
     def sql(self, conn: str, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         try:
             return self.request("sql", conn, sql, *params, timeout=timeout,
                                 what=f"SQL on {conn}: {sql[:60]}")

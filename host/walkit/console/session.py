@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ..sql import SqlError
-from .protocol import Console, Result
+from .protocol import Console, Result, _hide_for_sql_errors
 
 
 class ConsoleConnection:
@@ -22,7 +22,7 @@ class ConsoleConnection:
     def execute(self, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> list[tuple]:
         """Runs SQL to completion; returns the rows of the last statement.  ``timeout``
         (seconds, default the console's) bounds the wait for the answer."""
-        __tracebackhide__ = True  # a failing test shows its own line, not the console's frames
+        __tracebackhide__ = _hide_for_sql_errors  # SQL errors show the test's line, not ours
         if self.console.retired:
             raise SqlError(21, f"connection {self.name} ({self.path}) was closed: the target was "
                                f"{self.console.retired}, and connections do not survive that; "
@@ -50,6 +50,7 @@ class ConsoleSession:
         self._conns: list[ConsoleConnection] = []
 
     def connect(self, path: str) -> ConsoleConnection:
+        __tracebackhide__ = _hide_for_sql_errors
         name = self.console.new_connection_name()
         self.console.open(name, path)
         conn = ConsoleConnection(self.console, name, path)

@@ -186,6 +186,7 @@ static void cmd_open(console *c, int argc, char **argv, con_sink *sink)
         return;
     }
     sqlite3_extended_result_codes(db, 1);
+    sqlite3_progress_handler(db, CONSOLE_WATCH_OPS, console_watch, &c->machine);
     strcpy(slot->name, name);
     slot->db = db;
     c->current = (int)(slot - c->conns);
@@ -541,6 +542,14 @@ static void cmd_mode_show(console *c, con_sink *sink)
     sink->done(sink, 0, 0);
 }
 
+/* The statement it was sent to stop has already stopped (console_watch.c saw this line while
+ * it ran); in its turn the request itself just succeeds. */
+static void cmd_interrupt(console *c, int argc, char **argv, con_sink *sink)
+{
+    (void)c; (void)argc; (void)argv;
+    sink->done(sink, 0, 0);
+}
+
 static void cmd_ping(console *c, int argc, char **argv, con_sink *sink)
 {
     (void)c; (void)argc; (void)argv;
@@ -566,6 +575,8 @@ static const command commands[] = {
     { ".read", 2, 2, ".read FILE", "run the lines of FILE (flash filesystem) as if typed", cmd_read },
     { ".quit", 1, 1, ".quit", "end the session: shut down (status 1 if a command failed)", cmd_quit },
     { ".exit", 1, 2, ".exit [CODE]", "the same, or with exit status CODE", cmd_quit },
+    { ".interrupt", 1, 1, ".interrupt", "machine mode, sent while a request runs: stop its "
+      "statement (SQLITE_INTERRUPT); answered after it", cmd_interrupt },
     { ".ping", 1, 1, ".ping", "answer ok (machine mode: resynchronise)", cmd_ping },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
@@ -719,7 +730,7 @@ static int read_line(console *c)
     c->overflow = 0;
     c->bad_byte = -1;
     for (;;) {
-        int ch = board_uart_getc();
+        int ch = console_getc();
         if (ch < 0) return 0;
         /* CR, LF and CR LF each end one line (a CR-only terminal works too). */
         if (ch == '\n' && c->last_was_cr) { c->last_was_cr = 0; continue; }

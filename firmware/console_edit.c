@@ -199,7 +199,7 @@ int edit_read(const char *prompt, char *buf, size_t cap, size_t *len, size_t *ov
     int result;
     out_str(prompt);
     for (;;) {
-        int ch = board_uart_getc();
+        int ch = console_getc();
         if (ch < 0) { result = EDIT_GONE; break; }
         if (esc && (ch < 0x20 || ch == 0x7F) && ch != 0x1B) esc = 0; /* acts as itself */
         if (esc == 1) {

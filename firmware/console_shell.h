@@ -78,6 +78,20 @@ void dot_tables(struct sqlite3 *db, const char *pattern, con_sink *sink, int ter
  * (`terminal` as above; the result column is `sql`). */
 void dot_schema(struct sqlite3 *db, const char *pattern, con_sink *sink, int terminal);
 
+/* ---- input while a statement runs (console_watch.c) ---- */
+
+/* SQLite's progress handler calls console_watch every this many VM steps. */
+#define CONSOLE_WATCH_OPS 10000
+
+/* The console's next input byte: what console_watch() read ahead first, then the UART (as
+ * board_uart_getc: -1 when no byte can ever come). */
+int console_getc(void);
+
+/* The progress handler; `machine_mode` points at the console's mode flag.  Non-zero stops the
+ * running statement with SQLITE_INTERRUPT: Ctrl-C (interactive), a line `<id> .interrupt`
+ * (machine mode). */
+int console_watch(void *machine_mode);
+
 /* Prints a duration in microseconds as seconds with 6 decimals (no floating point). */
 void out_seconds(uint64_t us);
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .. import WalkitError
-from ..sql import SqlError
+from ..sql import SQLITE_INTERRUPT, SqlError
 from .codec import decode_value, encode_value
 from .errors import ConsoleProtocolError, TargetTimeout
 from .link import ConsoleLink
 
 READY_LINE = b"walkit: ready"  # the firmware's line when its console takes commands
 DEFAULT_TIMEOUT = 30.0         # seconds a request may take unless told otherwise
+INTERRUPT_GRACE = 10.0         # seconds an interrupted statement may take to stop
 
 
 @dataclass
@@ -347,6 +348,37 @@ class Console:
         except SqlError as e:
             e.sql = sql
             raise
+
+    def sql_interrupting(self, conn: str, sql: str, params: Sequence[Any] = (),
+                         timeout: float | None = None) -> Result:
+        """As :meth:`sql`, but a statement still running after ``timeout`` seconds is stopped:
+        the firmware is sent ``.interrupt`` (it calls ``sqlite3_interrupt``), and SqlError
+        SQLITE_INTERRUPT is raised once it stopped, the connection and the console still
+        usable.  A target that does not stop within INTERRUPT_GRACE raises the TargetTimeout."""
+        __tracebackhide__ = _hide_for_sql_errors
+        timeout = self.timeout if timeout is None else timeout
+        what = f"SQL on {conn}: {sql[:60]}"
+        rid = self.start("sql", conn, sql, *params)
+        try:
+            return self.read_reply(rid, timeout, what)
+        except SqlError as e:
+            e.sql = sql
+            raise
+        except TargetTimeout as timed_out:
+            irid = self.start(".interrupt")
+            try:
+                res = self.read_reply(rid, INTERRUPT_GRACE, what + " (after .interrupt)")
+            except SqlError as e:
+                self.read_reply(irid, INTERRUPT_GRACE)
+                if e.primary != SQLITE_INTERRUPT:
+                    e.sql = sql
+                    raise
+                raise SqlError(e.code, f"interrupted: still running after timeout={timeout} s "
+                                       "(the console stopped it)", sql) from None
+            except TargetTimeout:
+                raise timed_out from None
+            self.read_reply(irid, INTERRUPT_GRACE)  # it finished just before the interrupt
+            return res
 
     def stats(self) -> dict[str, Any]:
         return {k: v for k, v in self.request(".stats").rows}

@@ -20,8 +20,10 @@ class ConsoleConnection:
         self.last: Result | None = None
 
     def execute(self, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> list[tuple]:
-        """Runs SQL to completion; returns the rows of the last statement.  ``timeout``
-        (seconds, default the console's) bounds the wait for the answer."""
+        """Runs SQL to completion; returns the rows of the last statement.  With ``timeout``
+        (seconds), a statement still running then is interrupted on the target and SqlError
+        SQLITE_INTERRUPT (9) raised; the connection stays usable.  Without, the console's
+        timeout applies and running out of it is a TargetTimeout."""
         __tracebackhide__ = _hide_for_sql_errors  # SQL errors show the test's line, not ours
         if self.console.retired:
             raise SqlError(21, f"connection {self.name} ({self.path}) was closed: the target was "
@@ -29,7 +31,10 @@ class ConsoleConnection:
                                "open a new one (target.session().connect(path))", sql)
         if self.closed:
             raise SqlError(21, "connection is closed", sql)
-        self.last = self.console.sql(self.name, sql, params, timeout=timeout)
+        if timeout is None:
+            self.last = self.console.sql(self.name, sql, params)
+        else:  # a statement that outlives it is interrupted on the target
+            self.last = self.console.sql_interrupting(self.name, sql, params, timeout)
         return self.last.rows
 
     def close(self) -> None:

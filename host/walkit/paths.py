@@ -10,12 +10,12 @@ SOURCE_ROOT_FILE = "_source_root.txt"  # written into the wheel by setup.py's bu
 
 
 def _is_tree(p: Path) -> bool:
-    return (p / "CMakeLists.txt").is_file() and (p / "boards").is_dir() and (p / "firmware").is_dir()
+    return (p / "CMakeLists.txt").is_file() and (p / "boards").is_dir()
 
 
 def repo_root() -> Path:
-    """The walkit source tree (the folder holding CMakeLists.txt, boards/ and firmware/): the
-    board images are built from it.
+    """The walkit source tree (the folder holding CMakeLists.txt and boards/): the board images
+    are built from it.
 
     In this order: ``WALKIT_ROOT``; the tree this package sits in (an editable install, or
     ``PYTHONPATH=host``); the tree a regular install was built from (recorded in the package
@@ -27,8 +27,8 @@ def repo_root() -> Path:
     if env:
         p = Path(env).resolve()
         if not _is_tree(p):
-            raise WalkitError(f"WALKIT_ROOT={env} is not a walkit source tree (no CMakeLists.txt, "
-                              "boards/ and firmware/ there)")
+            raise WalkitError(f"WALKIT_ROOT={env} is not a walkit source tree (no CMakeLists.txt "
+                              "and boards/ there)")
         return p
     here = Path(__file__).resolve().parent
     candidates = [here.parent.parent]
@@ -40,8 +40,8 @@ def repo_root() -> Path:
     for candidate in candidates:
         if _is_tree(candidate):
             return candidate
-    raise WalkitError("cannot find the walkit source tree (the folder with CMakeLists.txt, "
-                      "boards/ and firmware/) to build board images from: set "
+    raise WalkitError("cannot find the walkit source tree (the folder with CMakeLists.txt and "
+                      "boards/) to build board images from: set "
                       "WALKIT_ROOT=/path/to/walkit, or run from inside the tree")
 
 

@@ -7,7 +7,9 @@ means a hang.
         p.step("[ 45%] Building C object sqlite3.c.o")
     run_with_progress(cmd, "building ...", parse=cmake_step)  # a command's own steps
 
-``WALKIT_PROGRESS=0`` turns it off; ``=1`` forces the terminal style.
+``WALKIT_PROGRESS=0`` turns it off; ``=1`` forces the terminal style.  ``set_sink()`` sends the
+lines elsewhere (the pytest plugin: past pytest's output capture, so a first test that builds
+for minutes says so).
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ from typing import Callable, TextIO
 QUIET_FOR = 2.0     # work done sooner prints nothing (not on a terminal)
 LOG_EVERY = 5.0     # seconds between step lines when not on a terminal
 STILL_EVERY = 15.0  # a "still ..." line after this long without one (not on a terminal)
+
+
+_sink: Callable[[str], None] | None = None
+
+
+def set_sink(fn: Callable[[str], None] | None) -> None:
+    """Where progress text goes instead of the Progress's stream (None: back to it)."""
+    global _sink
+    _sink = fn
 
 
 def _mode(stream: TextIO) -> str:
@@ -59,8 +70,11 @@ class Progress:
 
     def _write(self, text: str) -> None:
         try:
-            self.stream.write(text)
-            self.stream.flush()
+            if _sink is not None:
+                _sink(text)
+            else:
+                self.stream.write(text)
+                self.stream.flush()
         except (OSError, ValueError):  # the terminal went away: progress is a convenience
             self.mode = "off"
 

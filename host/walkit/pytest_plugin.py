@@ -31,6 +31,7 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,24 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "boards(*names): run this test only on these boards")
     config.stash[_IMAGES] = {}
+    # Builds in fixtures (board images, first-time native builds) can take minutes: their
+    # progress lines go past pytest's capture, so the wait is never silent.
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        from . import progress
+
+        def sink(text: str) -> None:
+            with capman.global_and_fixture_disabled():
+                sys.stderr.write(text)
+                sys.stderr.flush()
+
+        progress.set_sink(sink)
+
+
+def pytest_unconfigure(config):
+    from . import progress
+
+    progress.set_sink(None)
 
 
 def selected_boards(config) -> list[str]:

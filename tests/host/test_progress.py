@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import sys
 
+import pytest
+
 from walkit import progress
 
 SLOW_BUILD = [sys.executable, "-c", (
@@ -15,6 +17,12 @@ SLOW_BUILD = [sys.executable, "-c", (
     "print('compiler chatter', flush=True)\n"
     "time.sleep(0.6)\n"
     "print('[100%] Built target walkit-fw', flush=True)\n")]
+
+
+@pytest.fixture(autouse=True)
+def no_sink(monkeypatch):
+    """The plugin sends progress past pytest's capture; these tests read the stream itself."""
+    monkeypatch.setattr(progress, "_sink", None)
 
 
 class Log(io.StringIO):
@@ -74,3 +82,22 @@ def test_walkit_progress_0_turns_it_off(monkeypatch):
     monkeypatch.setattr(progress.sys, "stderr", out)
     progress.run_with_progress(SLOW_BUILD, "build")
     assert out.getvalue() == ""
+
+
+def test_under_pytest_progress_goes_past_the_capture(tmp_path):
+    """The first test that builds used to sit silent for 90 s: the plugin routes progress lines
+    around pytest's output capture."""
+    import subprocess
+
+    (tmp_path / "test_p.py").write_text(
+        "from walkit import progress\n"
+        "import time\n"
+        "def test_slow():\n"
+        "    progress.QUIET_FOR = 0\n"
+        "    with progress.Progress('building something big') as p:\n"
+        "        time.sleep(1.5)\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "--rootdir", str(tmp_path), str(tmp_path / "test_p.py")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "walkit: building something big: done in" in r.stderr  # shown, not captured

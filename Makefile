@@ -16,9 +16,14 @@ run: bootstrap
 	@$(VENV)/walkit run --board $(BOARD)
 demo: bootstrap
 	@$(VENV)/walkit demo --board $(BOARD)
+# Independent tests run in parallel (pytest-xdist, one worker per core; JOBS=1 for one at a
+# time); the duration is printed at the end.  PYTEST_ARGS go to pytest (e.g. -k smoke).
+JOBS ?= auto
 test:
 	@$(BOOT_ALL)
-	@$(VENV)/walkit test
+	@start=$$(date +%s); $(VENV)/walkit test -n $(JOBS) $(PYTEST_ARGS); rc=$$?; \
+	  echo "make test: $$(( $$(date +%s) - start )) s (JOBS=$(JOBS), load average $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	  exit $$rc
 size: bootstrap
 	@$(VENV)/walkit size --board $(BOARD)
 clean:

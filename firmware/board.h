@@ -21,6 +21,9 @@ void board_init(void);
  * other end closed). */
 void board_uart_putc(uint8_t c);
 int board_uart_getc(void);
+/* A byte that has already arrived (0..255), or -1 at once when none has.  Never blocks: the
+ * console calls it while a statement runs, to see an interrupt coming. */
+int board_uart_poll(void);
 
 /* Monotonic microseconds since an arbitrary origin. */
 uint64_t board_time_us(void);

@@ -1,8 +1,12 @@
 /* console.c: the SQL console loop, its two modes, the dot-commands and the named connections.
  *
- * Interactive mode (at boot) is for a person on a terminal: a prompt naming the current
- * connection, echo, backspace, Ctrl-C to drop the current input, SQL over several lines until
- * it is a complete statement, results as aligned columns (console_table.c).
+ * Interactive mode (at boot) is for a person on a terminal and follows the sqlite3 shell: a
+ * prompt naming the current connection, a line editor with history (console_edit.c), SQL over
+ * several lines until it is a complete statement, results in the .mode chosen (aligned:
+ * console_table.c; line-oriented: console_list.c), .tables/.schema (console_dot.c), .read,
+ * .timer, and .quit/.exit/Ctrl-D ending the session with a clean shutdown whose exit status
+ * says whether any command failed (the board cannot tell a terminal from a script, so a
+ * script's errors show in the status as in sqlite3 reading a pipe).
  * Machine mode (`.mode machine`) is for the host harness: no echo, no prompt, one request per
  * line of printable ASCII, replies framed as described in console_frame.c and docs/console.md.
  * In both modes CR, LF and CR LF end a line.
@@ -15,6 +19,7 @@
 #include <string.h>
 #include "board.h"
 #include "console.h"
+#include "console_shell.h"
 #include "flash.h"
 #include "log.h"
 #include "sqlite3.h"
@@ -45,6 +50,14 @@ typedef struct console {
     /* Interactive SQL accumulates here until sqlite3_complete() says it is a statement. */
     char sql[CONSOLE_LINE_MAX + 1];
     size_t sqllen;
+    /* Interactive presentation: .mode (SHOW_*), .headers, .timer. */
+    int show_mode;
+    int headers;
+    int timer;
+    /* Interactive requests that ended in an error since boot: the exit status of .quit,
+     * .exit without a code and Ctrl-D is 1 when this is not 0. */
+    int64_t errors;
+    int read_depth; /* nested .read files being run */
 } console;
 
 static console con;
@@ -58,6 +71,29 @@ typedef struct command {
 } command;
 
 static const command commands[];
+
+/* An interactive sink with the console's display settings. */
+static void shell_sink_init(console *c, table_sink *ts)
+{
+    table_sink_init(ts);
+    ts->mode = c->show_mode;
+    ts->headers = c->headers;
+}
+
+/* Frees it and counts its errors. */
+static void shell_sink_free(console *c, table_sink *ts)
+{
+    c->errors += ts->errors;
+    table_sink_free(ts);
+}
+
+static void shell_error(console *c, const char *msg)
+{
+    out_str("Error: ");
+    out_str(msg);
+    out_crlf();
+    c->errors++;
+}
 
 /* ---- connections --------------------------------------------------------------------------- */
 
@@ -150,6 +186,7 @@ static void cmd_open(console *c, int argc, char **argv, con_sink *sink)
         return;
     }
     sqlite3_extended_result_codes(db, 1);
+    sqlite3_progress_handler(db, CONSOLE_WATCH_OPS, console_watch, &c->machine);
     strcpy(slot->name, name);
     slot->db = db;
     c->current = (int)(slot - c->conns);
@@ -339,9 +376,144 @@ static void cmd_shutdown(console *c, int argc, char **argv, con_sink *sink)
     shut_down(c, sink, 0, "shut down");
 }
 
+/* The end of an interactive session (.quit, .exit, `exit`, Ctrl-D): a clean shutdown, status
+ * 1 when a request failed since boot (sqlite3's status for a script with errors), else 0. */
+static void end_session(console *c, con_sink *sink, int status)
+{
+    if (status < 0) status = c->errors ? 1 : 0;
+    shut_down(c, sink, status, status ? "session ended (exit status 1: a command failed)"
+                                      : "session ended");
+}
+
+static void cmd_quit(console *c, int argc, char **argv, con_sink *sink)
+{
+    int status = -1;
+    if (argc == 2) { /* .exit CODE, as in sqlite3 */
+        char *end;
+        long v = strtol(argv[1], &end, 10);
+        if (*end || end == argv[1] || v < 0 || v > 125) {
+            sink->error(sink, SQLITE_MISUSE, "usage: .exit [CODE] (CODE 0 to 125)");
+            return;
+        }
+        status = (int)v;
+    }
+    end_session(c, sink, status);
+}
+
+static int on_off(const char *s)
+{
+    if (strcmp(s, "on") == 0 || strcmp(s, "1") == 0 || strcmp(s, "yes") == 0) return 1;
+    if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0 || strcmp(s, "no") == 0) return 0;
+    return -1;
+}
+
+static void cmd_headers(console *c, int argc, char **argv, con_sink *sink)
+{
+    int v = on_off(argv[1]);
+    (void)argc;
+    if (v < 0) { sink->error(sink, SQLITE_MISUSE, "usage: .headers on|off"); return; }
+    c->headers = v;
+    sink->done(sink, 0, 0);
+}
+
+static void cmd_timer(console *c, int argc, char **argv, con_sink *sink)
+{
+    int v = on_off(argv[1]);
+    (void)argc;
+    if (v < 0) { sink->error(sink, SQLITE_MISUSE, "usage: .timer on|off"); return; }
+    c->timer = v;
+    sink->done(sink, 0, 0);
+}
+
+static sqlite3 *current_db(console *c, con_sink *sink)
+{
+    if (c->current >= 0) return c->conns[c->current].db;
+    sink->error(sink, SQLITE_MISUSE, "no connection: .open [NAME] FILE first");
+    return NULL;
+}
+
+static void cmd_tables(console *c, int argc, char **argv, con_sink *sink)
+{
+    sqlite3 *db = current_db(c, sink);
+    if (db) dot_tables(db, argc == 2 ? argv[1] : NULL, sink, !c->machine);
+}
+
+static void cmd_schema(console *c, int argc, char **argv, con_sink *sink)
+{
+    sqlite3 *db = current_db(c, sink);
+    if (db) dot_schema(db, argc == 2 ? argv[1] : NULL, sink, !c->machine);
+}
+
+static void interactive_line(console *c);
+
+#define READ_DEPTH_MAX 8
+
+/* .read FILE: the file's lines run as if typed (not echoed, not kept in the history).  The
+ * console's line buffer is reused: the command's own arguments are not needed after the
+ * path is copied.  Errors in the file count as the session's; the command itself fails when
+ * the file cannot be read or a statement is left incomplete at its end. */
+static void cmd_read(console *c, int argc, char **argv, con_sink *sink)
+{
+    lfs_t *lfs = fs_mount_lfs(c->fs);
+    lfs_file_t f;
+    char path[256];
+    uint8_t chunk[128];
+    lfs_ssize_t got;
+    int rc, eof = 0;
+    (void)argc;
+    if (c->machine) { sink->error(sink, SQLITE_MISUSE, ".read is for interactive mode"); return; }
+    if (!lfs) { sink->error(sink, SQLITE_CANTOPEN, "no filesystem"); return; }
+    if (strlen(argv[1]) >= sizeof path) { sink->error(sink, SQLITE_CANTOPEN, "path too long"); return; }
+    if (c->read_depth >= READ_DEPTH_MAX) {
+        sink->error(sink, SQLITE_MISUSE, ".read nested too deeply (8 files)");
+        return;
+    }
+    strcpy(path, argv[1]);
+    rc = lfs_file_open(lfs, &f, path, LFS_O_RDONLY);
+    if (rc < 0) {
+        char *m = sqlite3_mprintf("cannot open \"%s\": %s", path,
+                                  rc == LFS_ERR_NOENT ? "no such file" : "lfs error");
+        sink->error(sink, SQLITE_CANTOPEN, m ? m : "cannot open");
+        sqlite3_free(m);
+        return;
+    }
+    c->read_depth++;
+    c->len = 0;
+    c->overflow = 0;
+    while (!eof) {
+        got = lfs_file_read(lfs, &f, chunk, sizeof chunk);
+        if (got < 0) { shell_error(c, "reading the file failed"); break; }
+        if (got == 0) eof = 1;
+        for (lfs_ssize_t i = 0; i < got || (eof && (c->len || c->overflow)); i++) {
+            int ch = i < got ? chunk[i] : '\n'; /* a last line without its line end */
+            if (ch == '\r') continue;
+            if (ch != '\n') {
+                if (c->len < CONSOLE_LINE_MAX) c->line[c->len++] = (char)(ch == '\t' ? ' ' : ch);
+                else c->overflow++;
+                continue;
+            }
+            c->line[c->len] = 0;
+            interactive_line(c);
+            c->len = 0;
+            c->overflow = 0;
+            if (i >= got) break;
+        }
+    }
+    lfs_file_close(lfs, &f);
+    c->read_depth--;
+    if (c->sqllen) {
+        c->sqllen = 0;
+        sink->error(sink, SQLITE_ERROR, "incomplete SQL at the end of the file");
+        return;
+    }
+    sink->done(sink, 0, 0);
+}
+
+static void cmd_mode_show(console *c, con_sink *sink);
+
 static void cmd_mode(console *c, int argc, char **argv, con_sink *sink)
 {
-    (void)argc;
+    if (argc == 1) { cmd_mode_show(c, sink); return; }
     if (strcmp(argv[1], "machine") == 0) {
         if (c->machine) { /* already: an ordinary request, answered under its own id */
             sink->done(sink, 0, 0);
@@ -356,9 +528,31 @@ static void cmd_mode(console *c, int argc, char **argv, con_sink *sink)
     } else if (strcmp(argv[1], "interactive") == 0) {
         sink->done(sink, 0, 0);
         c->machine = 0;
+    } else if (show_mode_by_name(argv[1]) >= 0) { /* the interactive presentation */
+        int m = show_mode_by_name(argv[1]);
+        c->show_mode = m;
+        if (m == SHOW_COLUMN) c->headers = 1; /* as sqlite3's .mode column */
+        sink->done(sink, 0, 0);
     } else {
-        sink->error(sink, SQLITE_MISUSE, "usage: .mode machine|interactive");
+        sink->error(sink, SQLITE_MISUSE, "usage: .mode machine|interactive|column|box|table|"
+                                         "markdown|list|tabs|csv|json|line|quote");
     }
+}
+
+static void cmd_mode_show(console *c, con_sink *sink)
+{
+    out_str("current output mode: ");
+    out_str(show_mode_name(c->show_mode));
+    out_crlf();
+    sink->done(sink, 0, 0);
+}
+
+/* The statement it was sent to stop has already stopped (console_watch.c saw this line while
+ * it ran); in its turn the request itself just succeeds. */
+static void cmd_interrupt(console *c, int argc, char **argv, con_sink *sink)
+{
+    (void)c; (void)argc; (void)argv;
+    sink->done(sink, 0, 0);
 }
 
 static void cmd_ping(console *c, int argc, char **argv, con_sink *sink)
@@ -376,7 +570,18 @@ static const command commands[] = {
     { ".stats", 1, 2, ".stats [reset]", "memory, heap, flash and VFS counters", cmd_stats },
     { ".reboot", 1, 1, ".reboot", "close everything and restart on the same flash", cmd_reboot },
     { ".shutdown", 1, 1, ".shutdown", "close everything and stop", cmd_shutdown },
-    { ".mode", 2, 2, ".mode machine|interactive", "switch between the console's two modes", cmd_mode },
+    { ".mode", 1, 2, ".mode machine|interactive|MODE",
+      "switch the console's mode; or show results as MODE: column box table markdown list tabs "
+      "csv json line quote", cmd_mode },
+    { ".headers", 2, 2, ".headers on|off", "show column names (list, tabs, csv, quote, column)", cmd_headers },
+    { ".timer", 2, 2, ".timer on|off", "print the time each SQL request took", cmd_timer },
+    { ".tables", 1, 2, ".tables [PATTERN]", "names of tables and views (LIKE pattern)", cmd_tables },
+    { ".schema", 1, 2, ".schema [PATTERN]", "CREATE statements of matching objects", cmd_schema },
+    { ".read", 2, 2, ".read FILE", "run the lines of FILE (flash filesystem) as if typed", cmd_read },
+    { ".quit", 1, 1, ".quit", "end the session: shut down (status 1 if a command failed)", cmd_quit },
+    { ".exit", 1, 2, ".exit [CODE]", "the same, or with exit status CODE", cmd_quit },
+    { ".interrupt", 1, 1, ".interrupt", "machine mode, sent while a request runs: stop its "
+      "statement (SQLITE_INTERRUPT); answered after it", cmd_interrupt },
     { ".ping", 1, 1, ".ping", "answer ok (machine mode: resynchronise)", cmd_ping },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
@@ -425,28 +630,44 @@ static void machine_request(console *c)
 #define MAX_ARGS FRAME_MAX_ARGS /* dot-command words */
 static char *args_s[MAX_ARGS];
 
-static void prompt(console *c)
+/* The prompt for the next interactive line (a static buffer). */
+static const char *prompt_text(console *c)
 {
-    if (c->machine) return;
-    if (c->sqllen) out_str("   ...> ");
-    else {
-        out_str(c->current >= 0 ? c->conns[c->current].name : "walkit");
-        out_str("> ");
-    }
+    static char p[CONSOLE_NAME_MAX + 3];
+    if (c->sqllen) return "   ...> ";
+    strcpy(p, c->current >= 0 ? c->conns[c->current].name : "walkit");
+    strcat(p, "> ");
+    return p;
 }
 
 static void run_interactive_sql(console *c)
 {
     table_sink ts;
-    table_sink_init(&ts);
+    uint64_t t0 = board_time_us();
+    shell_sink_init(c, &ts);
     if (c->current < 0) {
         ts.base.error(&ts.base, SQLITE_MISUSE, "no connection: .open [NAME] FILE first");
     } else {
         console_run_sql(c->conns[c->current].db, c->sql, 0, NULL, &ts.base);
     }
-    table_sink_free(&ts);
+    shell_sink_free(c, &ts);
+    if (c->timer && c->current >= 0) {
+        out_str("Run Time: real ");
+        out_seconds(board_time_us() - t0);
+        out_crlf();
+    }
     c->sqllen = 0;
     c->sql[0] = 0;
+}
+
+/* Whether the line is `word` alone (spaces around it allowed). */
+static int is_word_line(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    while (*s == ' ') s++;
+    if (strncmp(s, word, n) != 0) return 0;
+    for (s += n; *s == ' '; s++) {}
+    return *s == 0;
 }
 
 static void interactive_line(console *c)
@@ -458,18 +679,23 @@ static void interactive_line(console *c)
         out_i64(CONSOLE_LINE_MAX);
         out_str(" bytes); input dropped");
         out_crlf();
+        c->errors++;
         c->sqllen = 0;
         return;
     }
     while (*s == ' ') s++;
+    if (c->sqllen == 0 && (is_word_line(s, "exit") || is_word_line(s, "quit"))) {
+        shell_sink_init(c, &ts);
+        end_session(c, &ts.base, -1);
+    }
     if (c->sqllen == 0 && *s == '.') {
         int argc = 0;
         char *tok = strtok(s, " ");
         while (tok && argc < MAX_ARGS) { args_s[argc++] = tok; tok = strtok(NULL, " "); }
-        if (tok) { out_str("Error: too many arguments"); out_crlf(); return; }
-        table_sink_init(&ts);
+        if (tok) { shell_error(c, "too many arguments"); return; }
+        shell_sink_init(c, &ts);
         run_command(c, argc, args_s, &ts.base);
-        table_sink_free(&ts);
+        shell_sink_free(c, &ts);
         return;
     }
     if (c->sqllen == 0 && *s == 0) return;
@@ -478,6 +704,7 @@ static void interactive_line(console *c)
         out_i64(CONSOLE_LINE_MAX);
         out_str(" bytes); input dropped");
         out_crlf();
+        c->errors++;
         c->sqllen = 0;
         return;
     }
@@ -494,82 +721,77 @@ static void store(console *c, int ch)
 {
     if (c->len < CONSOLE_LINE_MAX) {
         c->line[c->len++] = (char)ch;
-        if (!c->machine) out_putc((uint8_t)ch);
     } else {
         c->overflow++;
     }
 }
 
-/* Reads one line into c->line (NUL-terminated, without its line end; in machine mode a NUL
- * read from the UART may sit inside it, and then c->bad_byte is set).  Returns 0 when the UART
- * can never deliver another byte. */
+/* Reads one machine-mode line into c->line (NUL-terminated, without its line end; a NUL read
+ * from the UART may sit inside it, and then c->bad_byte is set).  Returns 0 when the UART can
+ * never deliver another byte. */
 static int read_line(console *c)
 {
-    int esc = 0; /* interactive mode only */
     c->len = 0;
     c->overflow = 0;
     c->bad_byte = -1;
     for (;;) {
-        int ch = board_uart_getc();
+        int ch = console_getc();
         if (ch < 0) return 0;
-        if (esc) { /* swallow terminal escape sequences (arrow keys and the like) */
-            if (esc == 1) esc = (ch == '[' || ch == 'O') ? 2 : 0;
-            else if (ch >= 0x40 && ch <= 0x7E) esc = 0;
-            continue;
-        }
-        /* In both modes CR, LF and CR LF each end one line (a CR-only terminal works too). */
+        /* CR, LF and CR LF each end one line (a CR-only terminal works too). */
         if (ch == '\n' && c->last_was_cr) { c->last_was_cr = 0; continue; }
         c->last_was_cr = ch == '\r';
-        if (ch == '\r' || ch == '\n') {
-            if (!c->machine) out_crlf();
-            break;
+        if (ch == '\r' || ch == '\n') break;
+        /* A request is printable ASCII (tokens escape every other byte).  Anything else is
+         * remembered and the whole line refused in machine_request(). */
+        if ((ch < 0x20 || ch > 0x7E) && c->bad_byte < 0) {
+            c->bad_byte = ch;
+            c->bad_at = c->len + c->overflow;
         }
-        if (c->machine) {
-            /* A request is printable ASCII (tokens escape every other byte).  Anything else is
-             * remembered and the whole line refused in machine_request(). */
-            if ((ch < 0x20 || ch > 0x7E) && c->bad_byte < 0) {
-                c->bad_byte = ch;
-                c->bad_at = c->len + c->overflow;
-            }
-            store(c, ch);
-            continue;
-        }
-        if (ch == 0x1B) { esc = 1; continue; }
-        if (ch == 0x7F || ch == 0x08) { /* backspace: one UTF-8 character */
-            if (c->overflow) { c->overflow--; continue; }
-            if (c->len == 0) continue;
-            while (c->len > 0 && ((uint8_t)c->line[c->len - 1] & 0xC0u) == 0x80u) c->len--;
-            if (c->len > 0) c->len--;
-            out_str("\b \b");
-            continue;
-        }
-        if (ch == 0x03) { /* Ctrl-C: drop the line and any statement being typed */
-            out_str("^C");
-            out_crlf();
-            c->len = 0;
-            c->overflow = 0;
-            c->sqllen = 0;
-            prompt(c);
-            continue;
-        }
-        if (ch == '\t') ch = ' ';
-        if (ch < 0x20) continue;
         store(c, ch);
     }
     c->line[c->len] = 0;
     return 1;
 }
 
+/* One interactive line through the editor, then run.  Returns 0 when the UART can never
+ * deliver another byte. */
+static int interactive_turn(console *c)
+{
+    int r = edit_read(prompt_text(c), c->line, CONSOLE_LINE_MAX, &c->len, &c->overflow,
+                      &c->last_was_cr);
+    table_sink ts;
+    switch (r) {
+    case EDIT_GONE: return 0;
+    case EDIT_CANCEL: c->sqllen = 0; return 1; /* the line and any statement being typed */
+    case EDIT_EOF:
+        if (c->sqllen) { /* as sqlite3 at the end of its input */
+            c->sqllen = 0;
+            shell_error(c, "incomplete SQL at the end of the input");
+        }
+        shell_sink_init(c, &ts);
+        end_session(c, &ts.base, -1);
+        return 0; /* not reached: end_session() exits */
+    default:
+        if (!c->overflow) edit_history_add(c->line, c->len);
+        interactive_line(c);
+        return 1;
+    }
+}
+
 void console_main(fs_mount *fs)
 {
     con.fs = fs;
     con.current = -1;
+    con.show_mode = SHOW_COLUMN;
+    con.headers = 1;
     fw_log("ready (type .help)");
     for (;;) {
-        prompt(&con);
-        if (!read_line(&con)) break;
-        if (con.machine) machine_request(&con);
-        else interactive_line(&con);
+        if (con.machine) {
+            if (!read_line(&con)) break;
+            machine_request(&con);
+        } else if (!interactive_turn(&con)) {
+            break;
+        }
     }
     close_all(&con);
     fs_mount_unmount(fs);

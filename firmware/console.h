@@ -101,7 +101,13 @@ typedef struct table_sink {
     int flushed;         /* header printed; later rows print as they come */
     int64_t total_rows;
     int quiet_done;      /* 1: print nothing on success without rows (dot-commands) */
+    int mode;            /* SHOW_* of console_shell.h (.mode) */
+    int headers;         /* .headers on|off (box, table and markdown always show them) */
+    int errors;          /* error() calls so far: the console counts failed requests */
+    char **names;        /* line-oriented modes: the column names of the current set */
+    int name_width;      /* line mode: the widest name, in characters */
 } table_sink;
+/* A sink in column mode with headers; the console then sets mode and headers. */
 void table_sink_init(table_sink *s);
 void table_sink_free(table_sink *s);
 

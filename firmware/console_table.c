@@ -1,5 +1,9 @@
 /* console_table.c: interactive mode, results as aligned columns for a person.
  *
+ * Four aligned modes share the layout: column (the default: "--" rules under the names and a
+ * "(N rows)" line), box (Unicode box drawing), table (ASCII +--+ borders) and markdown
+ * (| a | b | with a |---| rule); the line-oriented modes are console_list.c's.
+ *
  * Column widths come from the header and the first TABLE_BUFFER_ROWS rows, which are held back
  * until the result set ends or that many have arrived; later rows print at once with the same
  * widths (a wider value just pushes its line out).  The display is for reading, not for
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "console.h"
+#include "console_shell.h"
 #include "sqlite3.h"
 
 #define TABLE_BUFFER_ROWS 100
@@ -20,7 +25,7 @@
 /* One byte of TEXT for the terminal, into out (not terminated); returns its length.  Control
  * characters become \n, \t, \xHH, a backslash is doubled, every other byte (UTF-8 included)
  * stays as it is. */
-static int escape_byte(uint8_t c, char out[4])
+int show_escape_byte(uint8_t c, char out[4])
 {
     static const char hex[] = "0123456789abcdef";
     if (c == '\n' || c == '\t' || c == '\\') {
@@ -35,6 +40,8 @@ static int escape_byte(uint8_t c, char out[4])
     out[0] = (char)c;
     return 1;
 }
+
+#define escape_byte show_escape_byte
 
 /* Escaped TEXT as a heap string, NULL only when out of memory. */
 static char *escape_text(const uint8_t *p, size_t n)
@@ -89,22 +96,67 @@ static void pad(int n)
     while (n-- > 0) out_putc(' ');
 }
 
+/* How an aligned mode draws: the text before, between and after the cells of a row, and its
+ * rules (left, fill, between, right).  An empty `l` of a rule means the mode has no such rule. */
+typedef struct style {
+    const char *l, *m, *r;                       /* a row */
+    const char *top[4], *mid[4], *bot[4];        /* rules above, under the names, below */
+    int pad_last;
+} style;
+
+static const style styles[] = {
+    [SHOW_COLUMN] = { "", "  ", "", { 0 }, { "", "-", "  ", "" }, { 0 }, 0 },
+    [SHOW_BOX] = { "\xe2\x94\x82 ", " \xe2\x94\x82 ", " \xe2\x94\x82",
+                   { "\xe2\x94\x8c\xe2\x94\x80", "\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\xac\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\x90" },
+                   { "\xe2\x94\x9c\xe2\x94\x80", "\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\xbc\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\xa4" },
+                   { "\xe2\x94\x94\xe2\x94\x80", "\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\xb4\xe2\x94\x80", "\xe2\x94\x80\xe2\x94\x98" }, 1 },
+    [SHOW_TABLE] = { "| ", " | ", " |", { "+-", "-", "-+-", "-+" }, { "+-", "-", "-+-", "-+" },
+                     { "+-", "-", "-+-", "-+" }, 1 },
+    [SHOW_MARKDOWN] = { "| ", " | ", " |", { 0 }, { "|-", "-", "-|-", "-|" }, { 0 }, 1 },
+};
+
+static const style *style_of(const table_sink *s)
+{
+    return &styles[s->mode <= SHOW_MARKDOWN ? s->mode : SHOW_COLUMN];
+}
+
+static void rule(const table_sink *s, const char *const r[4])
+{
+    if (!r[0]) return;
+    out_str(r[0]);
+    for (int c = 0; c < s->ncols; c++) {
+        if (c) out_str(r[2]);
+        for (int i = 0; i < s->width[c]; i++) out_str(r[1]);
+    }
+    out_str(r[3]);
+    out_crlf();
+}
+
+/* Whether the names are shown: always in box, table and markdown (as in sqlite3). */
+static int show_names(const table_sink *s)
+{
+    return s->headers || s->mode != SHOW_COLUMN;
+}
+
 /* Cells are stored as "<kind><text>": kind 'r' = right-align (numbers), 'l' = left. */
-static void print_cell(const char *cell, int width, int last)
+static void print_cell(const char *cell, int width, int last, int pad_last)
 {
     int w;
     if (!cell) cell = "l?"; /* rendering ran out of memory */
     w = width_of(cell + 1);
     if (cell[0] == 'r') { pad(width - w); out_str(cell + 1); }
-    else { out_str(cell + 1); if (!last) pad(width - w); }
+    else { out_str(cell + 1); if (!last || pad_last) pad(width - w); }
 }
 
 static void print_row(table_sink *s, char **cells)
 {
+    const style *st = style_of(s);
+    out_str(st->l);
     for (int c = 0; c < s->ncols; c++) {
-        if (c) out_str("  ");
-        print_cell(cells[c], s->width[c], c == s->ncols - 1);
+        if (c) out_str(st->m);
+        print_cell(cells[c], s->width[c], c == s->ncols - 1, st->pad_last);
     }
+    out_str(st->r);
     out_crlf();
 }
 
@@ -124,12 +176,12 @@ static void flush(table_sink *s)
     int first = 0;
     if (s->flushed || s->ncols == 0) return;
     s->flushed = 1;
-    if (s->cells && s->nrows > 0) { print_row(s, s->cells); first = 1; } /* the header */
-    for (int c = 0; c < s->ncols; c++) {
-        if (c) out_str("  ");
-        for (int i = 0; i < s->width[c]; i++) out_putc('-');
+    if (show_names(s)) {
+        rule(s, style_of(s)->top);
+        if (s->cells && s->nrows > 0) print_row(s, s->cells); /* the header */
+        rule(s, style_of(s)->mid);
     }
-    out_crlf();
+    if (s->cells && s->nrows > 0) first = 1;
     for (int r = first; r < s->nrows; r++) print_row(s, s->cells + r * s->ncols);
     free_cells(s);
 }
@@ -139,10 +191,13 @@ static void finish_set(table_sink *s)
 {
     if (s->ncols == 0) return;
     flush(s);
-    out_str("(");
-    out_i64(s->total_rows);
-    out_str(s->total_rows == 1 ? " row)" : " rows)");
-    out_crlf();
+    rule(s, style_of(s)->bot);
+    if (s->mode == SHOW_COLUMN) {
+        out_str("(");
+        out_i64(s->total_rows);
+        out_str(s->total_rows == 1 ? " row)" : " rows)");
+        out_crlf();
+    }
     free(s->width);
     s->width = NULL;
     s->ncols = 0;
@@ -151,6 +206,7 @@ static void finish_set(table_sink *s)
 static void t_columns(con_sink *base, int n, const char *const *names)
 {
     table_sink *s = (table_sink *)base;
+    if (s->mode >= SHOW_LIST) { list_columns(s, n, names); return; }
     finish_set(s);
     s->ncols = n;
     s->flushed = 0;
@@ -183,6 +239,7 @@ static void t_row(con_sink *base, int n, const con_value *v)
     table_sink *s = (table_sink *)base;
     char *tmp[64];
     char **row;
+    if (s->mode >= SHOW_LIST) { list_row(s, n, v); return; }
     if (s->ncols == 0 || n != s->ncols) return;
     s->total_rows++;
     row = (!s->flushed && s->cells) ? s->cells + s->nrows * s->ncols
@@ -213,13 +270,16 @@ static void t_done(con_sink *base, int64_t changes, int64_t rowid)
     table_sink *s = (table_sink *)base;
     (void)changes;
     (void)rowid;
-    finish_set(s);
+    if (s->mode >= SHOW_LIST) list_end(s);
+    else finish_set(s);
 }
 
 static void t_error(con_sink *base, int code, const char *msg)
 {
     table_sink *s = (table_sink *)base;
-    finish_set(s);
+    if (s->mode >= SHOW_LIST) list_end(s);
+    else finish_set(s);
+    s->errors++;
     out_str("Error: ");
     out_escaped(msg);
     out_str(" (code ");
@@ -231,6 +291,8 @@ static void t_error(con_sink *base, int code, const char *msg)
 void table_sink_init(table_sink *s)
 {
     memset(s, 0, sizeof *s);
+    s->mode = SHOW_COLUMN;
+    s->headers = 1;
     s->base.columns = t_columns;
     s->base.row = t_row;
     s->base.done = t_done;
@@ -239,6 +301,7 @@ void table_sink_init(table_sink *s)
 
 void table_sink_free(table_sink *s)
 {
+    if (s->mode >= SHOW_LIST) list_end(s);
     free_cells(s);
     free(s->width);
     s->width = NULL;

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,14 @@ int board_uart_getc(void)
         ilen = (size_t)k;
     }
     return ibuf[ipos++];
+}
+
+int board_uart_poll(void)
+{
+    struct pollfd p = { .fd = uart_in, .events = POLLIN };
+    if (ipos < ilen) return ibuf[ipos++];
+    if (uart_dead || poll(&p, 1, 0) != 1) return -1;
+    return board_uart_getc(); /* a byte, or the end: getc then reports it for good */
 }
 
 static uint64_t monotonic_us(void)

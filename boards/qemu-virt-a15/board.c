@@ -23,6 +23,12 @@ int board_uart_getc(void)
     return (int)(PL011_DR & 0xffu);
 }
 
+int board_uart_poll(void)
+{
+    if (PL011_FR & PL011_FR_RXFE) return -1;
+    return (int)(PL011_DR & 0xffu);
+}
+
 static uint32_t cntfrq(void)
 {
     uint32_t f;

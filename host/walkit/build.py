@@ -21,6 +21,7 @@ from . import WalkitError
 from .boards import load_board
 from .bootstrap import require_tool, sqlite_source
 from .paths import build_dir, repo_root
+from .progress import cmake_step, run_with_progress
 
 
 def image_path(board: str, target: str = "walkit-fw") -> Path:
@@ -28,8 +29,13 @@ def image_path(board: str, target: str = "walkit-fw") -> Path:
     return build_dir(board) / (target + ("" if b.runner == "native" else ".elf"))
 
 
-def _run(cmd: list[str], verbose: bool, what: str) -> None:
-    r = subprocess.run(cmd, capture_output=not verbose, text=True)
+def _configure_step(line: str) -> str | None:
+    return line[3:] if line.startswith("-- ") else None
+
+
+def _run(cmd: list[str], verbose: bool, what: str, parse=cmake_step) -> None:
+    """Runs a CMake step: its output shown as it comes (verbose), or as a progress line."""
+    r = subprocess.run(cmd, text=True) if verbose else run_with_progress(cmd, what, parse)
     if r.returncode != 0:
         # CMake and the compilers report on stderr (make's progress is on stdout); the last
         # lines name the problem, including the object a failed link check blames.
@@ -77,7 +83,7 @@ def build(board: str, target: str = "walkit-fw", sqlite_src: str | None = None,
     jobs = str(os.cpu_count() or 2)
     image = image_path(board, target)
     with build_lock(bdir):
-        _run(cmd, verbose, f"cmake configure for {board}")
+        _run(cmd, verbose, f"cmake configure for {board}", _configure_step)
         _run(["cmake", "--build", str(bdir), "--target", target, "-j", jobs], verbose,
              f"build of {target} for {board}")
         if not image.is_file():

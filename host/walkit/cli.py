@@ -54,9 +54,15 @@ def cmd_linkcheck(args) -> int:
 
 
 def cmd_size(args) -> int:
+    import json
+
     from .size import report_for_board
 
-    print(report_for_board(args.board, target=args.target, elf=args.elf))
+    rep = report_for_board(args.board, target=args.target, elf=args.elf, run=not args.no_run)
+    if args.json:
+        print(json.dumps(rep.as_json(args.board), indent=2))
+    else:
+        print(f"walkit size: {rep.image} (board {args.board})\n" + rep.render())
     return 0
 
 
@@ -78,16 +84,33 @@ def cmd_demo(args) -> int:
     return demo(args.board)
 
 
-def cmd_test(args) -> int:
-    """pytest over tests/; exit 5 (no tests collected) is a failure, never a pass."""
+TEST_HELP = """usage: walkit test [PYTEST ARGUMENTS...]
+
+Runs pytest in the walkit source tree (its tests/ unless you name paths, which are relative to
+the tree) with every argument passed on as given: `walkit test -k smoke`, `walkit test -x -q
+tests/host`, `walkit test -- --collect-only` (a leading `--` is dropped).  Exit status:
+pytest's, except that collecting no tests is a failure (1), never a pass.  pytest's own
+options follow."""
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """``walkit test``: pytest in the source tree with the arguments as given."""
     from .paths import repo_root
 
-    cmd = [sys.executable, "-m", "pytest", str(repo_root() / "tests"), *args.pytest_args]
-    rc = subprocess.call(cmd, cwd=repo_root())
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    if "-h" in pytest_args or "--help" in pytest_args:
+        print(TEST_HELP + "\n", flush=True)
+    root = repo_root()
+    rc = subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=root)
     if rc == 5:
         print("walkit: error: pytest collected no tests", file=sys.stderr)
         return 1
     return rc
+
+
+def cmd_test(args) -> int:
+    return run_tests(args.pytest_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     _board_arg(p)
     p.add_argument("--target", default="walkit-fw")
     p.add_argument("--elf", default=None, help="report on this image instead of building")
+    p.add_argument("--no-run", action="store_true",
+                   help="do not boot the firmware to measure the heap and stack a short run uses")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
     p.set_defaults(func=cmd_size)
 
     p = sub.add_parser("run", help="boot a board and open its SQL console")
@@ -131,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     _board_arg(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("test", help="run the test suite (pytest); extra arguments go to pytest")
+    # main() hands `walkit test ...` to run_tests() before argparse sees pytest's options; this
+    # entry is for `walkit --help`.
+    p = sub.add_parser("test", help="run the test suite (pytest); every argument goes to pytest",
+                       add_help=False)
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_test)
 
@@ -164,15 +193,29 @@ def _unavailable(sub, name: str, err: Exception) -> None:
     p.set_defaults(func=fail)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["test"]:  # pytest's options are pytest's: argparse would refuse -k
+        return run_tests(argv[1:])
     args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return args.func(args) or 0
+        return _main(argv)
     except WalkitError as e:
         print(f"walkit: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`walkit ... | head`): what it wanted was printed.  Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by it
 
 
 if __name__ == "__main__":

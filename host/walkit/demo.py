@@ -1,13 +1,18 @@
-"""``walkit demo``: SQLite in WAL mode on the board's flash survives a power cut mid-write.
+"""``walkit demo``: the kit's story on a board, each step checked and printed.
 
-The story, each step checked and printed:
   1. boot the board on a blank flash (the firmware formats littlefs);
-  2. open a database in WAL mode with exclusive locking; commit batches of rows;
-  3. start a long write and cut the power while the target is programming the flash
-     (the harness watches the flash image file change, then stops the machine dead);
-  4. on the host, read the flash image, copy the database and its WAL out and let Python's
-     sqlite3 check them: integrity ok, every committed row there, the cut write all or nothing;
-  5. boot again on the same flash and check the same on the target.
+  2. four connections to one database in WAL mode with NORMAL locking (what needs walkit: stock
+     SQLite without mmap can do WAL only with EXCLUSIVE locking and one connection): a writer
+     commits while a reader keeps its snapshot and a checkpointer runs, which can copy back only
+     the frames that reader does not need; `.stats` shows the single WAL-index the four share,
+     in heap memory, and no -shm file exists anywhere;
+  3. start a long write and cut the power while the target is programming the flash (the
+     harness watches the flash image file change, then stops the machine dead);
+  4. recovery on the host: read the flash image, copy the database and its WAL out and let
+     Python's sqlite3 recover them: integrity ok, every committed row there, the cut write all
+     or nothing;
+  5. recovery on the target: boot again on the same flash, several connections again, the same
+     checks.
 Exit status 0 only when every check passed.
 """
 
@@ -90,12 +95,34 @@ def _host_check(t: Target, committed: int) -> dict[int, int]:
     return by_batch
 
 
+def _open_normal(c: Console, names: list[str]) -> None:
+    """Opens each connection on DB, in WAL mode with NORMAL locking, checking both."""
+    for name in names:
+        c.open(name, DB)
+        mode = c.sql(name, "PRAGMA locking_mode=NORMAL").rows[0][0]
+        jm = c.sql(name, "PRAGMA journal_mode=WAL").rows[0][0]
+        if mode != "normal" or jm != "wal":
+            _check(False, f"{name}: locking_mode={mode}, journal_mode={jm}")
+
+
+def _count(c: Console, conn: str) -> int:
+    return c.sql(conn, "SELECT count(*) FROM readings").rows[0][0]
+
+
+def _commit_batch(c: Console, conn: str, b: int) -> None:
+    c.sql(conn, "BEGIN")
+    for i in range(ROWS_PER_BATCH):
+        c.sql(conn, "INSERT INTO readings(batch, payload) VALUES (?, ?)", (b, f"batch {b} row {i}"))
+    c.sql(conn, "COMMIT")
+
+
 def demo(board: str) -> int:
     workdir = build_dir(board) / "demo"
     flash = workdir / "flash.img"
     workdir.mkdir(parents=True, exist_ok=True)
     flash.unlink(missing_ok=True)
-    print(f"walkit demo on {board}: WAL on flash, a power cut mid-write, reboot, verify", flush=True)
+    print(f"walkit demo on {board}: several connections in WAL mode with NORMAL locking, "
+          "a power cut mid-write, recovery", flush=True)
     t = Target(board, flash=flash, workdir=workdir)
     try:
         t.boot()
@@ -104,52 +131,71 @@ def demo(board: str) -> int:
             if line.startswith("walkit: "):
                 print(f"     | {line.strip()}")
         c = t.console
-        c.open("demo", DB)
-        mode = c.sql("demo", "PRAGMA locking_mode=EXCLUSIVE").rows[0][0]
-        jm = c.sql("demo", "PRAGMA journal_mode=WAL").rows[0][0]
-        print("\n2. database in WAL mode, committed rows:")
-        _check(mode == "exclusive" and jm == "wal", f"locking_mode={mode}, journal_mode={jm}")
+
+        print("\n2. four connections to one database, WAL mode, NORMAL locking:")
+        _open_normal(c, ["writer", "reader", "other", "ckpt"])
+        _check(True, "writer, reader, other, ckpt: locking_mode=normal, journal_mode=wal")
         # A small page cache makes SQLite spill pages of a big write to the WAL early, so the
         # power cut below lands while the write is programming the flash.
-        c.sql("demo", "PRAGMA cache_size=20")
-        c.sql("demo", "CREATE TABLE readings(id INTEGER PRIMARY KEY, batch INTEGER, payload TEXT)")
-        for b in range(1, BATCHES + 1):
-            c.sql("demo", "BEGIN")
-            for i in range(ROWS_PER_BATCH):
-                c.sql("demo", "INSERT INTO readings(batch, payload) VALUES (?, ?)",
-                      (b, f"batch {b} row {i}"))
-            c.sql("demo", "COMMIT")
+        c.sql("writer", "PRAGMA cache_size=20")
+        c.sql("writer", "CREATE TABLE readings(id INTEGER PRIMARY KEY, batch INTEGER, payload TEXT)")
+        _commit_batch(c, "writer", 1)
+        c.sql("reader", "BEGIN")
+        snapshot = _count(c, "reader")  # the read transaction's snapshot starts here
+        for b in range(2, BATCHES + 1):
+            _commit_batch(c, "writer", b)
         committed = BATCHES * ROWS_PER_BATCH
-        print(f"     {BATCHES} transactions of {ROWS_PER_BATCH} rows committed ({committed} rows)")
+        print(f"     the writer committed {BATCHES} transactions of {ROWS_PER_BATCH} rows "
+              f"({committed} rows); the reader began its read after the first")
+        _check(_count(c, "reader") == snapshot == ROWS_PER_BATCH,
+               f"reader, inside its transaction, still sees its snapshot ({snapshot} rows)")
+        _check(_count(c, "other") == committed,
+               f"other connection sees every commit ({committed} rows)")
+        busy, log, done = c.sql("ckpt", "PRAGMA wal_checkpoint(PASSIVE)").rows[0]
+        _check(busy == 0 and 0 < done < log,
+               f"checkpointer ran while the reader held its snapshot: {done} of {log} WAL "
+               "frames copied back (the rest are still needed by the reader)")
+        _check(_count(c, "reader") == snapshot, "reader's snapshot survived the checkpoint")
+        c.sql("reader", "COMMIT")
+        busy, log, done = c.sql("ckpt", "PRAGMA wal_checkpoint(PASSIVE)").rows[0]
+        _check(busy == 0 and done == log,
+               f"reader done: the checkpointer copies back all {log} frames")
+        stats = c.stats()
+        _check(stats["vfs.shm_nodes"] == 1 and stats["vfs.shm_regions"] >= 1,
+               f".stats: one WAL-index shared by the 4 connections (vfs.shm_nodes="
+               f"{stats['vfs.shm_nodes']}), {stats['vfs.shm_regions']} region(s) of 32 KiB in "
+               f"heap memory, {stats['vfs.shm_lock_calls']} lock-slot calls, "
+               f"{stats['vfs.shm_lock_busy']} found busy")
         names = {e[0] for e in c.ls("/")}
         _check("demo.db-wal" in names and "demo.db-shm" not in names,
-               "on the target: demo.db-wal exists, no demo.db-shm")
-        stats = c.stats()
+               "on the target: demo.db-wal exists, no demo.db-shm (nothing is mmap'ed)")
+        for name in ("reader", "other", "ckpt"):
+            c.close_conn(name)
 
         print(f"\n3. a write of {CUT_ROWS} more rows, and the power cut:")
-        rid, elapsed, finished = _cut_during_write(t, c, "demo")
+        rid, elapsed, finished = _cut_during_write(t, c, "writer")
         print(f"     power cut {elapsed * 1000:.0f} ms after the write started, as the flash "
               f"image changed; the write had {'already finished' if finished else 'not finished'}")
         print(f"     (before the write: {stats['flash.prog_ops']} flash programs, "
               f"{stats['flash.erase_ops']} erases since boot)")
 
-        print("\n4. the flash image, read on the host:")
+        print("\n4. recovery on the host, from the flash image:")
         by_batch = _host_check(t, committed)
         cut_rows = by_batch.get(CUT_BATCH, 0)
         _check(cut_rows in (0, CUT_ROWS),
                f"host sqlite3: the interrupted write is all or nothing ({cut_rows} of {CUT_ROWS} rows)")
 
-        print("\n5. boot again on the same flash:")
+        print("\n5. recovery on the target: boot again on the same flash:")
         t.boot()
         print(f"     booted in {t.boot_seconds * 1000:.0f} ms")
         c = t.console
-        c.open("demo", DB)
-        c.sql("demo", "PRAGMA locking_mode=EXCLUSIVE")
-        _check(c.sql("demo", "PRAGMA journal_mode").rows == [("wal",)], "journal_mode is still wal")
-        _check(c.sql("demo", "PRAGMA integrity_check").rows == [("ok",)],
+        _open_normal(c, ["writer", "reader"])
+        _check(c.sql("reader", "PRAGMA journal_mode").rows == [("wal",)],
+               "two connections again, NORMAL locking; journal_mode is still wal")
+        _check(c.sql("reader", "PRAGMA integrity_check").rows == [("ok",)],
                "target: PRAGMA integrity_check = ok")
-        on_target = _batches(c.sql("demo", "SELECT batch, count(*) FROM readings GROUP BY batch "
-                                           "ORDER BY batch").rows)
+        on_target = _batches(c.sql("reader", "SELECT batch, count(*) FROM readings GROUP BY batch "
+                                             "ORDER BY batch").rows)
         _check(all(on_target.get(b) == ROWS_PER_BATCH for b in range(1, BATCHES + 1)),
                f"target: every committed row is present ({committed})")
         _check(on_target == by_batch, "target and host see the same rows")
@@ -162,10 +208,10 @@ def demo(board: str) -> int:
             print("     the interrupted write had committed before the cut, its reply not yet sent")
         else:
             _check(True, "target: no row of the interrupted write")
-        c.sql("demo", "INSERT INTO readings(batch, payload) VALUES (?, 'after the cut')",
+        c.sql("writer", "INSERT INTO readings(batch, payload) VALUES (?, 'after the cut')",
               (BATCHES + 1,))
-        _check(c.sql("demo", "SELECT count(*) FROM readings WHERE batch = ?", (BATCHES + 1,)).rows
-               == [(1,)], "the database takes new writes")
+        _check(c.sql("reader", "SELECT count(*) FROM readings WHERE batch = ?", (BATCHES + 1,)).rows
+               == [(1,)], "the database takes new writes; the other connection sees them")
         status = t.shutdown()
         _check(status == 0, "clean shutdown")
         print(f"\nwalkit demo: every check passed.  Console log: {t.console_log}")

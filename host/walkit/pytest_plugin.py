@@ -15,19 +15,23 @@ Fixtures (docs/writing-tests.md has a worked example):
                     mode if a test left its console interactive.
 
 Options: ``--board NAME`` (repeatable, or comma-separated, or ``all``; default
-``$WALKIT_BOARDS`` or every board), ``--walkit-artifacts DIR`` (default ``<rootdir>/artifacts``).
+``$WALKIT_BOARDS`` or every board), ``--walkit-artifacts DIR`` (default ``<rootdir>/artifacts``),
+``--walkit-flash-artifacts gzip|full|none`` (default gzip).
 Marker: ``@pytest.mark.boards("host-sim", ...)`` limits a test to some boards.
 
 When a test that used a target fails, the target's console log, the emulator's output and the
-flash image are copied to ``<artifacts>/<test id>/`` and the report says where, with the last
-console lines.
+flash image (gzip-compressed unless ``--walkit-flash-artifacts full|none``) are copied to
+``<artifacts>/<test id>/`` and the report says where, with the last console lines decoded for a
+person (machine-mode frames as SQL and values), unless the error itself already shows them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,11 +48,33 @@ def pytest_addoption(parser):
     group.addoption("--walkit-artifacts", default=None, metavar="DIR",
                     help="where console logs and flash images of failing tests go "
                          "(default <rootdir>/artifacts)")
+    group.addoption("--walkit-flash-artifacts", default="gzip", choices=("gzip", "full", "none"),
+                    help="the flash image of a failing test: gzip-compressed as flash.img.gz "
+                         "(default: an erased 64 MiB flash is a few KiB), full as flash.img, "
+                         "or none")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "boards(*names): run this test only on these boards")
     config.stash[_IMAGES] = {}
+    # Builds in fixtures (board images, first-time native builds) can take minutes: their
+    # progress lines go past pytest's capture, so the wait is never silent.
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        from . import progress
+
+        def sink(text: str) -> None:
+            with capman.global_and_fixture_disabled():
+                sys.stderr.write(text)
+                sys.stderr.flush()
+
+        progress.set_sink(sink)
+
+
+def pytest_unconfigure(config):
+    from . import progress
+
+    progress.set_sink(None)
 
 
 def selected_boards(config) -> list[str]:
@@ -84,14 +110,40 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("walkit_board", boards, ids=boards, scope="session")
 
 
+@contextlib.contextmanager
+def board_lock(board: str):
+    """A file lock per board beside its build tree: parallel test workers (pytest-xdist, one
+    session each) build one board in one tree one at a time.  Not taken by walkit.build itself:
+    a test holding it may run `walkit build` in a subprocess."""
+    import fcntl
+
+    from .paths import build_dir
+
+    bdir = build_dir(board)
+    bdir.parent.mkdir(parents=True, exist_ok=True)
+    with open(bdir.parent / f".{board}.test-build.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build_serialised(board: str, target: str = "walkit-fw", **kw):
+    """``walkit.build.build`` under board_lock(): the later workers find the image up to
+    date."""
+    from .build import build
+
+    with board_lock(board):
+        return build(board, target, **kw)
+
+
 @pytest.fixture(scope="session")
 def walkit_image(request, walkit_board):
     """The firmware for the board, built (``walkit build``) once per session."""
-    from .build import build
-
     images = request.config.stash[_IMAGES]
     if walkit_board not in images:
-        images[walkit_board] = build(walkit_board)
+        images[walkit_board] = build_serialised(walkit_board)
     return images[walkit_board]
 
 
@@ -131,11 +183,14 @@ def db(target):
     """A connection to /test.db on ``target`` (no pragmas set: the test decides)."""
     conn = target.session().connect("/test.db")
     yield conn
-    if target.running:
+    # Closed only on a console that can answer at once: after a reboot the connection is gone
+    # with the firmware (nothing to send), after a timed-out request the firmware is still busy
+    # with it (a close would wait the whole timeout); the target is power-cut next anyway.
+    if target.running and target.console is not None and not target.console.busy:
         try:
             conn.close()
         except Exception:
-            pass  # the test may have left the console unusable on purpose; the target is cut anyway
+            pass  # the test may have left the console unusable on purpose
 
 
 @pytest.fixture(scope="session")
@@ -171,12 +226,24 @@ def _artifact_dir(config, nodeid: str) -> Path:
     return Path(base) / safe
 
 
-def save_artifacts(target, dest: Path) -> Path:
-    """Copies the console log, the emulator output and the flash image of a target."""
+def save_artifacts(target, dest: Path, flash: str = "gzip") -> Path:
+    """Copies the console log, the emulator output and the flash image of a target; the flash
+    as ``flash``: "gzip" (``<name>.gz``, fast level: erased flash compresses to almost
+    nothing), "full", or "none"."""
+    import gzip
+
     dest.mkdir(parents=True, exist_ok=True)
-    for src in (target.console_log, target.process_log, target.flash):
+    for src in (target.console_log, target.process_log):
         if src and Path(src).is_file():
             shutil.copy2(src, dest / Path(src).name)
+    src = Path(target.flash) if target.flash else None
+    if src and src.is_file() and flash != "none":
+        if flash == "full":
+            shutil.copy2(src, dest / src.name)
+        else:
+            with open(src, "rb") as fin, gzip.open(dest / (src.name + ".gz"), "wb",
+                                                   compresslevel=1) as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
     return dest
 
 
@@ -186,19 +253,26 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if not rep.failed:
         return
+    from .console import TargetError, readable_log
+
     targets = item.stash.get(_TARGETS, [])
+    # A TargetError's message already ends with the console's last output: not twice.
+    tail_shown = call.excinfo is not None and call.excinfo.errisinstance(TargetError)
     for i, t in enumerate(targets):
         dest = _artifact_dir(item.config, item.nodeid + (f"-{i + 1}" if len(targets) > 1 else ""))
         if rep.when == "teardown" and dest.exists():
             continue
         try:
-            save_artifacts(t, dest)
+            save_artifacts(t, dest, item.config.getoption("--walkit-flash-artifacts"))
         except OSError as e:
             rep.sections.append(("walkit", f"could not save artifacts to {dest}: {e}"))
             continue
-        tail = t.link.tail(1500) if t.link else _file_tail(t.console_log)
-        rep.sections.append((f"walkit {t.board.name}: artifacts in {dest}",
-                             f"last console output:\n{tail}"))
+        if tail_shown and len(targets) == 1:
+            body = "last console output: in the error above"
+        else:
+            tail = t.link.tail(1500) if t.link else _file_tail(t.console_log)
+            body = f"last console output:\n{readable_log(tail)}"
+        rep.sections.append((f"walkit {t.board.name}: artifacts in {dest}", body))
 
 
 def _file_tail(path: Path, n: int = 1500) -> str:

@@ -1,10 +1,11 @@
-"""``walkit size``: text/data/bss per component of a linked image, and the stack and heap it
-reserves.
+"""``walkit size``: text/data/bss per component of a linked image, the stack and heap it
+reserves, and what a short run used of them.
 
 Sizes come from the linker map (every input section with its size and the object it came from),
 so the attribution is exact; the stack and heap are the ``__stack_size``/``__heap_size`` symbols
 of the image (set from board.toml), or the board's values for a native board where the OS
-provides both.  Standard library only.
+provides both.  What was used comes from booting the firmware and running RUN_WORKLOAD, then
+reading the console's ``.stats`` (heap.used, stack.used_max, sqlite.memory_highwater).
 """
 
 from __future__ import annotations
@@ -57,6 +58,25 @@ class SizeReport:
     stack: int | None = None
     heap: int | None = None
     reserved_from: str = ""
+    run: dict | None = None  # measure_run()'s figures, when a run was made
+
+    def totals(self) -> dict[str, int]:
+        tot = {"text": 0, "data": 0, "bss": 0}
+        for r in self.rows.values():
+            for k in tot:
+                tot[k] += r[k]
+        return tot
+
+    def as_json(self, board: str) -> dict:
+        return {
+            "image": str(self.image),
+            "board": board,
+            "components": {c: {**r, "total": sum(r.values())} for c in COMPONENTS
+                           if (r := self.rows.get(c))},
+            "total": {**self.totals(), "total": sum(self.totals().values())},
+            "reserved": {"stack": self.stack, "heap": self.heap, "from": self.reserved_from},
+            "run": self.run,
+        }
 
     def add(self, comp: str, kind: str, n: int) -> None:
         row = self.rows.setdefault(comp, {"text": 0, "data": 0, "bss": 0})
@@ -75,6 +95,14 @@ class SizeReport:
         lines.append(f"{'total':<14}{tot['text']:>10}{tot['data']:>10}{tot['bss']:>10}{sum(tot.values()):>10}")
         if self.stack is not None or self.heap is not None:
             lines.append(f"reserved: stack {self.stack} bytes, heap {self.heap} bytes ({self.reserved_from})")
+        if self.run:
+            r = self.run
+            heap = (f"heap {r['heap_used']} of {r['heap_size']} bytes" if r["heap_size"]
+                    else "heap: not measured (the host OS provides it)")
+            stack = (f"stack {r['stack_used_max']} of {r['stack_size']} bytes" if r["stack_size"]
+                     else "stack: not measured (the host OS provides it)")
+            lines.append(f"used by a run ({r['workload']}): {heap}, {stack}, SQLite memory "
+                         f"high-water {r['sqlite_memory_highwater']} bytes")
         return "\n".join(lines)
 
 
@@ -129,7 +157,43 @@ def report(elf: Path, map_file: Path | None = None, board=None) -> SizeReport:
     return rep
 
 
-def report_for_board(board: str, target: str = "walkit-fw", elf: str | None = None) -> str:
+RUN_ROWS = 2000
+RUN_WORKLOAD = (f"2 connections in WAL mode, {RUN_ROWS} rows of 100 bytes inserted, read back, "
+                "checkpointed")
+
+
+def measure_run(board: str, image: Path) -> dict:
+    """Boots the firmware on a blank flash, runs RUN_WORKLOAD and returns what ``.stats`` says
+    was used (heap and stack sizes 0: the host OS provides them, nothing measured)."""
+    import tempfile
+
+    from .target import Target
+
+    with tempfile.TemporaryDirectory(prefix="walkit-size-") as d:
+        t = Target(board, image=image, flash=Path(d) / "flash.img", workdir=Path(d))
+        try:
+            t.boot()
+            c = t.console
+            c.open("a", "/size.db")
+            c.open("b", "/size.db")
+            c.sql("a", "PRAGMA journal_mode=WAL")
+            c.sql("a", "CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT)")
+            c.sql("a", "INSERT INTO t(y) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                       "FROM c WHERE i < ?) SELECT printf('%0100d', i) FROM c", (RUN_ROWS,))
+            c.sql("b", "SELECT count(*), max(y) FROM t")
+            c.sql("b", "PRAGMA wal_checkpoint(TRUNCATE)")
+            st = c.stats()
+        finally:
+            t.close()
+    return {"workload": RUN_WORKLOAD, "heap_used": st["heap.used"], "heap_size": st["heap.size"],
+            "stack_used_max": st["stack.used_max"], "stack_size": st["stack.size"],
+            "sqlite_memory_highwater": st["sqlite.memory_highwater"]}
+
+
+def report_for_board(board: str, target: str = "walkit-fw", elf: str | None = None,
+                     run: bool = True) -> SizeReport:
+    """The report of the board's image (built if missing), or of ``elf``; with ``run`` and the
+    firmware image, also what a short run used."""
     from .boards import load_board
     from .build import build, image_path
 
@@ -141,4 +205,7 @@ def report_for_board(board: str, target: str = "walkit-fw", elf: str | None = No
     else:
         path = Path(elf)
     map_file = path.parent / f"{target if elf is None else path.stem}.map"
-    return f"walkit size: {path} (board {board})\n" + report(path, map_file, b).render()
+    rep = report(path, map_file, b)
+    if run and elf is None and target == "walkit-fw":
+        rep.run = measure_run(board, path)
+    return rep

@@ -17,6 +17,7 @@ SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_NOMEM = 7
 SQLITE_READONLY = 8
+SQLITE_INTERRUPT = 9
 SQLITE_IOERR = 10
 SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
@@ -41,7 +42,8 @@ class SqlError(Exception):
 class Connection(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run one statement (or several separated by ';', params then bind the last one)
-        to completion; returns all rows of the last statement."""
+        to completion; returns all rows of the last statement.  (A target's connection also
+        takes ``timeout=``: a statement still running then is interrupted, SQLITE_INTERRUPT.)"""
 
     def close(self) -> None: ...
 

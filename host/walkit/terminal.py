@@ -15,15 +15,16 @@ from .target import EXIT_REBOOT, Target, describe_status
 def interactive(board: str, flash: str | None = None, target: str = "walkit-fw") -> int:
     """``walkit run``: the console for a person, on the board's flash image (default
     ``build/<board>/flash.img``, kept between runs).  Ctrl-] leaves (power cut); ``.reboot``
-    powers up again on the same flash; ``.shutdown`` ends the run cleanly.  With stdin not a
-    terminal (a pipe), its lines are typed into the console and the run ends with
-    ``.shutdown`` after the last one."""
+    powers up again on the same flash; ``.quit``, Ctrl-D or ``.shutdown`` end the run cleanly.
+    With stdin not a terminal (a pipe), its lines are typed into the console and the end of
+    the input is a Ctrl-D, as for sqlite3: the exit status is then 1 if any line failed.
+    Returns the board's exit status."""
     from .build import build
     from .paths import build_dir
 
     image = build(board, target=target)
     flash_path = Path(flash) if flash else build_dir(board) / "flash.img"
-    workdir = build_dir(board) / "run"
+    workdir, lock = _claim_workdir(build_dir(board))
     out = sys.stdout.buffer
 
     def echo(data: bytes) -> None:
@@ -52,6 +53,25 @@ def interactive(board: str, flash: str | None = None, target: str = "walkit-fw")
 
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
         t.close()
+        lock.close()
+
+
+def _claim_workdir(bdir: Path):
+    """``<build>/run`` (its console log where a person looks for it), or ``run-<pid>`` while
+    another ``walkit run`` of the board holds that one (sockets and logs are per run).  Returns
+    the folder and the open lock file, held until the run ends."""
+    import fcntl
+
+    for name in ("run", f"run-{os.getpid()}"):
+        d = bdir / name
+        d.mkdir(parents=True, exist_ok=True)
+        f = open(d / ".lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return d, f
+        except BlockingIOError:
+            f.close()
+    raise AssertionError("run-<pid> is this process's own")
 
 
 PROMPT = rb"(?:\w{1,15}|   \.\.\.)> $"  # the console's prompt, at the end of its output
@@ -94,14 +114,18 @@ def _pump_tty(t: Target) -> int:
         t.link.write(data)
 
 
+END_OF_INPUT = b"\x04"  # Ctrl-D on an empty line: the console's end of session
+
+
 def _pump_piped(t: Target) -> int:
     """Lines from a pipe, typed one at a time like a person: each waits for the console's
     prompt (bytes sent ahead would be lost when the target reboots).  After the last line,
-    ``.shutdown``."""
+    Ctrl-D: the console shuts down cleanly, with status 1 if any line failed (sqlite3's
+    status for a script with errors)."""
     t.boot(machine_mode=False)
     t.link.expect(PROMPT, t.timeout, "the first prompt")
     lines = (raw.rstrip(b"\r\n") for raw in sys.stdin.buffer)
-    for line in itertools.chain(lines, [b".shutdown"]):
+    for line in itertools.chain(lines, [END_OF_INPUT]):
         t.link.write(line + b"\n")
         try:
             t.link.expect(PROMPT, t.timeout, f"the prompt after {line[:40]!r}")
@@ -115,6 +139,6 @@ def _pump_piped(t: Target) -> int:
         _announce("powering up again on the same flash")
         t.boot(machine_mode=False)
         t.link.expect(PROMPT, t.timeout, "the first prompt")
-    status = t.wait_exit(t.timeout)  # .shutdown answered with a prompt: it did not stop
+    status = t.wait_exit(t.timeout)  # the end of input answered with a prompt: it did not stop
     _announce(f"target {describe_status(status)}")
     return status

@@ -4,6 +4,7 @@ console log and flash image behind."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 
@@ -55,7 +56,9 @@ def test_user_tests_run_per_board_and_failures_leave_artifacts(tmp_path):
         log = (d / "console.log").read_text()
         assert "walkit: ready" in log and "evidence" in log
         assert (d / "process.log").is_file()
-        with open_image(d / "flash.img", board) as img:
+        flash = tmp_path / f"{board}.img"  # kept gzip-compressed by default
+        flash.write_bytes(gzip.decompress((d / "flash.img.gz").read_bytes()))
+        with open_image(flash, board) as img:
             assert img.exists("/test.db")  # the flash as it was when the test failed
     assert not any(p.name.startswith("test_user.py_test_passes") for p in art.iterdir())
 

@@ -70,7 +70,8 @@ def _patch_function(elf: Path, symbol: str, code: bytes, out: Path) -> Path:
             name_off, value = f[0], (f[4] if is64 else f[1])
             start = strtab[4] + name_off
             if data[start:data.index(0, start)] == symbol.encode():
-                addr = value & ~1  # Thumb functions have bit 0 set
+                # Thumb functions have bit 0 set; an x86 function may start at an odd address.
+                addr = value & ~1 if struct.unpack_from("<H", data, 0x12)[0] == 40 else value
     assert addr is not None, f"{symbol} not in {elf}"
     for s in sections:
         s_addr, s_off, s_size = s[3], s[4], s[5]

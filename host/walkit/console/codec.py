@@ -66,3 +66,50 @@ def decode_value(tok: str) -> Any:
     if kind == "B" and len(body) % 2 == 0:
         return bytes.fromhex(body)
     raise ValueError(f"bad value token {tok[:40]!r}")
+
+
+def _show(tok: str) -> str:
+    v = decode_value(tok)
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, bytes):
+        return "x'" + v[:32].hex() + ("...'" if len(v) > 32 else "'")
+    return "NULL" if v is None else repr(v)
+
+
+def _readable_line(line: str) -> str:
+    if line.startswith(">> "):  # a request the harness sent, as the log records it
+        rid, _, rest = line[3:].partition(" ")
+        verb, _, args = rest.partition(" ")
+        toks = args.split()
+        if verb == "sql" and len(toks) >= 2:
+            conn, sql = decode_value(toks[0]), decode_value(toks[1])
+            params = ", ".join(_show(t) for t in toks[2:])
+            return f"> #{rid} {conn}: {sql}" + (f"   -- with ({params})" if params else "")
+        return " ".join([f"> #{rid} {verb}", *(str(decode_value(t)) for t in toks)])
+    if line.startswith("@"):  # a reply frame
+        rid, _, rest = line[1:].partition(" ")
+        kind, _, args = rest.partition(" ")
+        toks = args.split()
+        if kind == "K" and len(toks) == 2:
+            return f"< #{rid} ok ({decode_value(toks[0])} changed, last rowid {decode_value(toks[1])})"
+        if kind == "E" and len(toks) == 2:
+            return f"< #{rid} error {toks[0]}: {decode_value(toks[1])}"
+        if kind == "C":
+            return f"< #{rid} columns: " + ", ".join(str(decode_value(t)) for t in toks[1:])
+        if kind == "R":
+            return f"< #{rid} row: (" + ", ".join(_show(t) for t in toks) + ")"
+    return line
+
+
+def readable_log(text: str) -> str:
+    """A console log for a person: machine-mode requests (``>> ...``) and reply frames
+    (``@id ...``) decoded into SQL and values, one line each; every other line (boot, log
+    lines, interactive output) as it was.  A line that does not decode stays as it is."""
+    out = []
+    for line in text.split("\n"):
+        try:
+            out.append(_readable_line(line.rstrip("\r")))
+        except (ValueError, IndexError):
+            out.append(line)
+    return "\n".join(out)

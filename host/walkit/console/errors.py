@@ -8,10 +8,12 @@ the console printed last (``console_tail``) and what the owner of the process kn
 from __future__ import annotations
 
 from .. import WalkitError
+from .codec import readable_log
 
 
 class TargetError(WalkitError):
-    """The target did not do what was asked; ``console_tail`` is its last console output."""
+    """The target did not do what was asked; ``console_tail`` is its last console output (as
+    read), shown in the message decoded for a person (machine-mode frames as SQL and values)."""
 
     def __init__(self, message: str, console_tail: str = "", detail: str = ""):
         self.console_tail = console_tail
@@ -19,7 +21,8 @@ class TargetError(WalkitError):
         text = message
         if detail:
             text += "\n" + detail
-        text += "\n--- last console output ---\n" + (console_tail or "(nothing)") + "\n---"
+        text += ("\n--- last console output ---\n" + (readable_log(console_tail) or "(nothing)")
+                 + "\n---")
         super().__init__(text)
 
 

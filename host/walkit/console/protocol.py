@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .. import WalkitError
-from ..sql import SqlError
+from ..sql import SQLITE_INTERRUPT, SqlError
 from .codec import decode_value, encode_value
 from .errors import ConsoleProtocolError, TargetTimeout
 from .link import ConsoleLink
 
 READY_LINE = b"walkit: ready"  # the firmware's line when its console takes commands
 DEFAULT_TIMEOUT = 30.0         # seconds a request may take unless told otherwise
+INTERRUPT_GRACE = 10.0         # seconds an interrupted statement may take to stop
 
 
 @dataclass
@@ -53,6 +54,12 @@ class _Line:
     abandoned: bool = False     # nobody will collect it: its frames are dropped as they come
 
 
+def _hide_for_sql_errors(excinfo) -> bool:
+    """``__tracebackhide__`` of the request path: a plain SQL error (SQLite said no) is shown
+    from the test's own line, without the console's frames; any other failure keeps them."""
+    return excinfo.errisinstance(SqlError)
+
+
 class Console:
     """Framed requests on a :class:`ConsoleLink`.
 
@@ -82,11 +89,20 @@ class Console:
         self.link = link
         self.timeout = timeout
         self.mode = mode
+        # Why this console can never answer again ("power cut", "shut down", ...), set by the
+        # target when it powers off; its connections then fail at once, saying so.
+        self.retired: str | None = None
         self._next_id = 1
         self._next_conn = 1
         self._lock = threading.RLock()
         self._unanswered: deque[_Line] = deque()        # send order, answered ones leave
         self._by_id: dict[int, deque[_Line]] = {}       # what read_reply() may collect
+
+    @property
+    def busy(self) -> bool:
+        """Whether a line sent is still unanswered (e.g. a request that timed out while the
+        target kept working on it): a new request would wait behind it."""
+        return bool(self._unanswered)
 
     def new_connection_name(self) -> str:
         """c1, c2, ...: unique for this console (every session on it shares the names)."""
@@ -179,6 +195,7 @@ class Console:
         Raises :class:`SqlError` for an E frame, :class:`TargetError` subclasses otherwise.
         If the wait fails (timeout, protocol error), the request is abandoned: its frames,
         arriving later, are dropped."""
+        __tracebackhide__ = _hide_for_sql_errors
         with self._lock:
             entry, line = self._new_request(verb, values, what)
             self._send(entry, line)
@@ -225,6 +242,7 @@ class Console:
         self._forget(entry)
 
     def _collect(self, entry: _Line, timeout: float | None, what: str | None = None) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         what = what or entry.what
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
@@ -272,6 +290,7 @@ class Console:
             entry.frames.append(line)
 
     def _decode(self, entry: _Line, what: str) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         res = Result()
         for line in entry.frames:
             m = _FRAME.fullmatch(line)
@@ -298,6 +317,7 @@ class Console:
         raise AssertionError("a finished reply without K or E")  # _file() ends on K/E only
 
     def _raise_error(self, rest: str, what: str, rid_zero: bool = False, raw: bool = True):
+        __tracebackhide__ = _hide_for_sql_errors
         code_s, _, msg_tok = rest.partition(" ")
         try:
             code, msg = int(code_s), decode_value(msg_tok)
@@ -314,18 +334,51 @@ class Console:
 
     # Conveniences over request(); each is one dot-command (docs/console.md).
     def open(self, name: str, path: str) -> None:
+        __tracebackhide__ = _hide_for_sql_errors
         self.request(".open", name, path)
 
     def close_conn(self, name: str) -> None:
         self.request(".close", name)
 
     def sql(self, conn: str, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> Result:
+        __tracebackhide__ = _hide_for_sql_errors
         try:
             return self.request("sql", conn, sql, *params, timeout=timeout,
                                 what=f"SQL on {conn}: {sql[:60]}")
         except SqlError as e:
             e.sql = sql
             raise
+
+    def sql_interrupting(self, conn: str, sql: str, params: Sequence[Any] = (),
+                         timeout: float | None = None) -> Result:
+        """As :meth:`sql`, but a statement still running after ``timeout`` seconds is stopped:
+        the firmware is sent ``.interrupt`` (it calls ``sqlite3_interrupt``), and SqlError
+        SQLITE_INTERRUPT is raised once it stopped, the connection and the console still
+        usable.  A target that does not stop within INTERRUPT_GRACE raises the TargetTimeout."""
+        __tracebackhide__ = _hide_for_sql_errors
+        timeout = self.timeout if timeout is None else timeout
+        what = f"SQL on {conn}: {sql[:60]}"
+        rid = self.start("sql", conn, sql, *params)
+        try:
+            return self.read_reply(rid, timeout, what)
+        except SqlError as e:
+            e.sql = sql
+            raise
+        except TargetTimeout as timed_out:
+            irid = self.start(".interrupt")
+            try:
+                res = self.read_reply(rid, INTERRUPT_GRACE, what + " (after .interrupt)")
+            except SqlError as e:
+                self.read_reply(irid, INTERRUPT_GRACE)
+                if e.primary != SQLITE_INTERRUPT:
+                    e.sql = sql
+                    raise
+                raise SqlError(e.code, f"interrupted: still running after timeout={timeout} s "
+                                       "(the console stopped it)", sql) from None
+            except TargetTimeout:
+                raise timed_out from None
+            self.read_reply(irid, INTERRUPT_GRACE)  # it finished just before the interrupt
+            return res
 
     def stats(self) -> dict[str, Any]:
         return {k: v for k, v in self.request(".stats").rows}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ..sql import SqlError
-from .protocol import Console, Result
+from .protocol import Console, Result, _hide_for_sql_errors
 
 
 class ConsoleConnection:
@@ -19,16 +19,31 @@ class ConsoleConnection:
         self.closed = False
         self.last: Result | None = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = (), timeout: float | None = None) -> list[tuple]:
+        """Runs SQL to completion; returns the rows of the last statement.  With ``timeout``
+        (seconds), a statement still running then is interrupted on the target and SqlError
+        SQLITE_INTERRUPT (9) raised; the connection stays usable.  Without, the console's
+        timeout applies and running out of it is a TargetTimeout."""
+        __tracebackhide__ = _hide_for_sql_errors  # SQL errors show the test's line, not ours
+        if self.console.retired:
+            raise SqlError(21, f"connection {self.name} ({self.path}) was closed: the target was "
+                               f"{self.console.retired}, and connections do not survive that; "
+                               "open a new one (target.session().connect(path))", sql)
         if self.closed:
             raise SqlError(21, "connection is closed", sql)
-        self.last = self.console.sql(self.name, sql, params)
+        if timeout is None:
+            self.last = self.console.sql(self.name, sql, params)
+        else:  # a statement that outlives it is interrupted on the target
+            self.last = self.console.sql_interrupting(self.name, sql, params, timeout)
         return self.last.rows
 
     def close(self) -> None:
+        """Closes the connection on the target; after a power cut or reboot there is nothing
+        left to close (the firmware's connections went with it), so nothing is sent."""
         if not self.closed:
             self.closed = True
-            self.console.close_conn(self.name)
+            if not self.console.retired:
+                self.console.close_conn(self.name)
 
 
 class ConsoleSession:
@@ -40,6 +55,7 @@ class ConsoleSession:
         self._conns: list[ConsoleConnection] = []
 
     def connect(self, path: str) -> ConsoleConnection:
+        __tracebackhide__ = _hide_for_sql_errors
         name = self.console.new_connection_name()
         self.console.open(name, path)
         conn = ConsoleConnection(self.console, name, path)

@@ -27,8 +27,18 @@ def cmd_create(args) -> int:
 
 def cmd_ls(args) -> int:
     with open_image(args.image, args.board) as img:
-        for e in img.files(args.path):
-            print(f"{'dir' if e.is_dir else 'file':<4}  {e.size:>10}  {show(e.raw)}{'/' if e.is_dir else ''}")
+        entries = list(img.files(args.path))
+    if args.json:
+        import json
+        import os
+
+        # Names are bytes on the flash: one that is not UTF-8 keeps them as surrogate escapes
+        # (\udcXX in the JSON), which os.fsencode() turns back into the bytes.
+        print(json.dumps([{"path": os.fsdecode(e.raw), "type": "dir" if e.is_dir else "file",
+                           "size": e.size} for e in entries], indent=2))
+        return 0
+    for e in entries:
+        print(f"{'dir' if e.is_dir else 'file':<4}  {e.size:>10}  {show(e.raw)}{'/' if e.is_dir else ''}")
     return 0
 
 
@@ -83,6 +93,8 @@ def register(subparsers) -> None:
     _board(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("path", metavar="PATH", nargs="?", default="/")
+    p.add_argument("--json", action="store_true",
+                   help="a JSON array of {path, type (file|dir), size}")
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("get", help="copy a file out of an image (OUT '-' is stdout)")

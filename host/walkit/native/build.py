@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .. import WalkitError
+from ..progress import Progress
 from ..bootstrap import LITTLEFS, fetch, sqlite_source
 from ..paths import cache_dir, repo_root
 
@@ -127,7 +128,9 @@ def _cached(key: str, make) -> Path:
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
         try:
-            make(tmp)
+            with Progress(f"building {key.rsplit('-', 1)[0]} for the host (first time only; "
+                          "cached after)"):
+                make(tmp)
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -349,6 +349,8 @@ class Target:
         if self.link is not None:
             self.link.close()
             self.link = None
+        if self.console is not None:
+            self.console.retired = "powered off (a power cut, reboot or shutdown)"
         self.console = None
         self._driver.disconnect()
 

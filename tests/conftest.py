@@ -16,7 +16,7 @@ def build_image():
     A board whose toolchain is missing fails the test with the bootstrap's message: `make test`
     installs every toolchain the default test set needs, so a missing one is a real failure.
     """
-    from walkit.pytest_plugin import build_serialised
+    from walkit.build import build
 
     built = {}
 
@@ -26,7 +26,7 @@ def build_image():
             b = load_board(board)
             if shutil.which(b.cc) is None:
                 pytest.fail(f"{b.cc} missing: run `make bootstrap` (board {board})")
-            built[key] = build_serialised(board, target)
+            built[key] = build(board, target)
         return built[key]
 
     return _build

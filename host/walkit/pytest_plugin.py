@@ -110,40 +110,14 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("walkit_board", boards, ids=boards, scope="session")
 
 
-@contextlib.contextmanager
-def board_lock(board: str):
-    """A file lock per board beside its build tree: parallel test workers (pytest-xdist, one
-    session each) build one board in one tree one at a time.  Not taken by walkit.build itself:
-    a test holding it may run `walkit build` in a subprocess."""
-    import fcntl
-
-    from .paths import build_dir
-
-    bdir = build_dir(board)
-    bdir.parent.mkdir(parents=True, exist_ok=True)
-    with open(bdir.parent / f".{board}.test-build.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def build_serialised(board: str, target: str = "walkit-fw", **kw):
-    """``walkit.build.build`` under board_lock(): the later workers find the image up to
-    date."""
-    from .build import build
-
-    with board_lock(board):
-        return build(board, target, **kw)
-
-
 @pytest.fixture(scope="session")
 def walkit_image(request, walkit_board):
     """The firmware for the board, built (``walkit build``) once per session."""
     images = request.config.stash[_IMAGES]
     if walkit_board not in images:
-        images[walkit_board] = build_serialised(walkit_board)
+        from .build import build  # walkit.build locks the board's tree: parallel workers wait
+
+        images[walkit_board] = build(walkit_board)
     return images[walkit_board]
 
 

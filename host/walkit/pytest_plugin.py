@@ -27,7 +27,6 @@ person (machine-mode frames as SQL and values), unless the error itself already 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil

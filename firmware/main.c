@@ -9,10 +9,13 @@
 
 #define FIRMWARE_VERSION "0.1.0"
 
-/* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
- * shared heap memory, so WAL works with normal locking and many connections) and
+/* Registers the VFS three times over the same filesystem: "walkit" (the default; the WAL-index
+ * in shared heap memory, so WAL works with normal locking and many connections),
  * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
- * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm. */
+ * configuration) and "walkit-copy" (the WAL-index copied between private copies and a shared
+ * area no connection maps, for connections that cannot share memory).  A URI filename picks
+ * one: file:/db?vfs=walkit-copy.  The connections of one database must all use one of
+ * "walkit" and "walkit-copy" at a time. */
 static int register_vfs(storage *st)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
@@ -30,6 +33,14 @@ static int register_vfs(storage *st)
         noshm.shm_mode = WALKIT_SHM_NONE;
         noshm.make_default = 0;
         rc = walkit_register(&noshm);
+    }
+    if (rc == SQLITE_OK) {
+        walkit_config copy = WALKIT_CONFIG_DEFAULT;
+        copy.vfs_name = "walkit-copy";
+        copy.storage = backend;
+        copy.shm_mode = WALKIT_SHM_COPY;
+        copy.make_default = 0;
+        rc = walkit_register(&copy);
     }
     return rc;
 }

@@ -240,11 +240,13 @@ int sqlite3_compileoption_used(const char *name);
 
 typedef struct walkit_storage walkit_storage;
 typedef enum walkit_shm_mode { WALKIT_SHM_HEAP = 0, WALKIT_SHM_NONE = 1, WALKIT_SHM_COPY = 2 } walkit_shm_mode;
+typedef struct walkit_shm_transport walkit_shm_transport;
 typedef struct walkit_config {
     const char *vfs_name;
     const walkit_storage *storage;
     walkit_shm_mode shm_mode;
     int make_default;
+    const walkit_shm_transport *shm_transport;
 } walkit_config;
 typedef struct walkit_stats {
     uint64_t shm_map_calls;

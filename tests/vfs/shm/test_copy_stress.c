@@ -4,9 +4,10 @@
  *
  *   test_copy_stress ROOT_DIR heap|copy WORKERS TXNS READERS SEED
  *
- * A pool of connections (WORKERS of them) is shared by WORKERS writer threads: each takes a
+ * A pool of connections (WORKERS of them) is shared by WORKERS threads: each takes any idle
  * connection, and one time in 8 closes it and opens a fresh one instead (connections opened
- * and closed all the time).  Each transaction (BEGIN IMMEDIATE) is either small (1-3 rows) or,
+ * and closed all the time); one time in 3 a thread first runs a read transaction (the ledger
+ * check below) on a pooled connection, so every connection both reads and writes.  Each transaction (BEGIN IMMEDIATE) is either small (1-3 rows) or,
  * one in 6, large (120 rows of 600 bytes on cache_size=8 pages, so the pager spills frames to
  * the WAL before the commit); a third of the large ones roll back after the spill.  Every
  * transaction inserts rows tagged with its unique id and adds their count and tag sum to one
@@ -23,6 +24,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,7 +41,8 @@ static unsigned seed0;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards everything below */
 static sqlite3 **pool;
 static int npool;
-static long commits, rollbacks, large_commits, busy, reads, bad_reads, ckpts, reopens, errors;
+static long commits, rollbacks, spilled_rollbacks, large_commits, busy, reads, bad_reads, ckpts, ckpt_full, reopens,
+    errors;
 static int writers_left;
 static char first_error[256];
 /* Per transaction id: rows it inserted if committed, -1 if rolled back, 0 if never run. */
@@ -107,11 +110,18 @@ static int check_ledger(sqlite3 *db, int *match)
     return rc;
 }
 
+static int check_ledger(sqlite3 *db, int *match);
+
 static sqlite3 *pool_take(unsigned *seed)
 {
     sqlite3 *db = NULL;
+    unsigned pick = (unsigned)rand_r(seed);
     pthread_mutex_lock(&lock);
-    if (npool > 0) db = pool[--npool];
+    if (npool > 0) { /* any idle connection, as a pool hands them out */
+        int i = (int)(pick % (unsigned)npool);
+        db = pool[i];
+        pool[i] = pool[--npool];
+    }
     pthread_mutex_unlock(&lock);
     if (db && rand_r(seed) % 8 == 0) { /* a pooled connection retired, a fresh one opened */
         sqlite3_close(db);
@@ -134,14 +144,20 @@ static void pool_give(sqlite3 *db)
  * (retry), or an error. */
 static int run_tx(sqlite3 *db, int tx, int rows, int rollback)
 {
-    static const char *ins = "INSERT INTO t(tx, k, pad) VALUES (?1, ?2, randomblob(?3))";
+    /* Keys scattered over the whole table: each transaction writes leaves that later ones
+     * mostly leave alone, so a frame the WAL-index loses stays lost (appending at the end, every
+     * commit would rewrite the same last leaf and hide it). */
+    static const char *ins = "INSERT INTO t(id, tx, k, pad) VALUES (?4, ?1, ?2, randomblob(?3))";
     sqlite3_stmt *st = NULL;
+    int spills0 = 0, spills1 = 0, hi = 0;
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_SPILL, &spills0, &hi, 0);
     int rc = exec(db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, ins, -1, &st, NULL);
     for (int k = 0; k < rows && rc == SQLITE_OK; k++) {
         sqlite3_bind_int(st, 1, tx);
         sqlite3_bind_int(st, 2, k);
         sqlite3_bind_int(st, 3, rows > SMALL_MAX ? PAD_BYTES : 16);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)((uint64_t)((uint32_t)tx * 2654435761u) << 16 | (unsigned)k));
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         sqlite3_reset(st);
@@ -153,7 +169,13 @@ static int run_tx(sqlite3 *db, int tx, int rows, int rollback)
                  (long long)tx * rows);
         rc = exec(db, sql);
     }
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_SPILL, &spills1, &hi, 0);
     if (rc == SQLITE_OK) rc = exec(db, rollback ? "ROLLBACK" : "COMMIT");
+    if (rc == SQLITE_OK && rollback && spills1 > spills0) {
+        pthread_mutex_lock(&lock);
+        spilled_rollbacks++;
+        pthread_mutex_unlock(&lock);
+    }
     if (rc != SQLITE_OK) {
         int e = rc;
         exec(db, "ROLLBACK");
@@ -171,6 +193,19 @@ static void *writer(void *arg)
         int large = rand_r(&seed) % 5 == 0;
         int rows = large ? LARGE_ROWS : 1 + (int)(rand_r(&seed) % SMALL_MAX);
         int rollback = large && rand_r(&seed) % 2 == 0;
+        if (rand_r(&seed) % 3 == 0) { /* a pooled read between the writes */
+            sqlite3 *rdb = pool_take(&seed);
+            if (!rdb) break;
+            int match = 0, rrc = exec(rdb, "BEGIN");
+            if (rrc == SQLITE_OK) rrc = check_ledger(rdb, &match);
+            exec(rdb, "COMMIT");
+            pthread_mutex_lock(&lock);
+            if (rrc == SQLITE_OK) reads++;
+            if (rrc == SQLITE_OK && !match) bad_reads++;
+            pthread_mutex_unlock(&lock);
+            if (rrc != SQLITE_OK && (rrc & 0xff) != SQLITE_BUSY) note_error("pooled read", rdb, rrc);
+            pool_give(rdb);
+        }
         sqlite3 *db = pool_take(&seed);
         if (!db) break;
         int rc, tries = 0;
@@ -194,10 +229,12 @@ static void *writer(void *arg)
         if (!rollback && c % CKPT_EVERY == 0) {
             static const int modes[] = { SQLITE_CHECKPOINT_PASSIVE, SQLITE_CHECKPOINT_RESTART,
                                          SQLITE_CHECKPOINT_TRUNCATE };
-            rc = sqlite3_wal_checkpoint_v2(db, NULL, modes[(c / CKPT_EVERY) % 3], NULL, NULL);
+            int nlog = -1, nckpt = -1;
+            rc = sqlite3_wal_checkpoint_v2(db, NULL, modes[(c / CKPT_EVERY) % 3], &nlog, &nckpt);
             if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) note_error("checkpoint", db, rc);
             pthread_mutex_lock(&lock);
             ckpts++;
+            if (rc == SQLITE_OK && nlog == nckpt) ckpt_full++; /* the next writer resets the WAL */
             pthread_mutex_unlock(&lock);
         }
         pool_give(db);
@@ -344,11 +381,11 @@ int main(int argc, char **argv)
         if (*p == '\n' || *p == '"') *p = ' ';
     for (char *p = first_error; *p; p++)
         if (*p == '\n' || *p == '"') *p = ' ';
-    printf("RESULT %s mode=%s txns=%ld commits=%ld rollbacks=%ld large_commits=%ld busy=%ld "
-           "reads=%ld bad_reads=%ld ckpts=%ld reopens=%ld missing=%ld ghost=%ld ledger=%s "
+    printf("RESULT %s mode=%s txns=%ld commits=%ld rollbacks=%ld spilled_rollbacks=%ld large_commits=%ld busy=%ld "
+           "reads=%ld bad_reads=%ld ckpts=%ld ckpt_full=%ld reopens=%ld missing=%ld ghost=%ld ledger=%s "
            "integrity=\"%s\" errors=%ld elapsed_ms=%.0f txns_per_s=%.0f error=\"%s\"\n",
-           ok ? "ok" : "FAIL", argv[2], done, commits, rollbacks, large_commits, busy, reads,
-           bad_reads, ckpts, reopens, missing, ghost, ledger_ok ? "ok" : "bad", integrity,
+           ok ? "ok" : "FAIL", argv[2], done, commits, rollbacks, spilled_rollbacks, large_commits, busy, reads,
+           bad_reads, ckpts, ckpt_full, reopens, missing, ghost, ledger_ok ? "ok" : "bad", integrity,
            errors, secs * 1000, (double)done / secs, first_error);
     free(th);
     free(pool);

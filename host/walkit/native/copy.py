@@ -71,17 +71,21 @@ class CopyStressResult:
     tsan_reports: int
 
 
-def stress_program(extra_flags: tuple[str, ...] = (), tsan: bool = False) -> Path:
+def stress_program(extra_flags: tuple[str, ...] = (), tsan: bool = False,
+                   blocking: bool = True) -> Path:
     src = repo_root() / "tests" / "vfs" / "shm" / "test_copy_stress.c"
-    flags = TSAN_FLAGS if tsan else MODULE_FLAGS
+    flags = (TSAN_FLAGS if tsan else MODULE_FLAGS) + (() if blocking else ("-DWALKIT_BLOCKING_LOCKS=0",))
     return build_program("copy-stress-tsan" if tsan else "copy-stress", [src], flags=flags,
                          vfs_defines=extra_flags)
 
 
 def run_copy_stress(root: Path, mode: str = "copy", workers: int = 8, txns: int = 100,
                     readers: int = 2, seed: int = 1, extra_flags: tuple[str, ...] = (),
-                    tsan: bool = False, timeout: float = 600) -> CopyStressResult:
-    prog = stress_program(extra_flags, tsan)
+                    tsan: bool = False, timeout: float = 600,
+                    blocking: bool = True) -> CopyStressResult:
+    """``blocking=False``: SQLite without SQLITE_ENABLE_SETLK_TIMEOUT (conflicts go to the busy
+    handler's sleeps instead of waiting in the lock slot), a separate build of the amalgamation."""
+    prog = stress_program(extra_flags, tsan, blocking)
     env = dict(os.environ)
     if tsan:
         env["TSAN_OPTIONS"] = "halt_on_error=0 exitcode=66 " + env.get("TSAN_OPTIONS", "")
@@ -107,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--ncruces", action="store_true", help="the rules of shm_copy.go (mask 0)")
     ap.add_argument("--debug", action="store_true", help="WALKIT_SHM_COPY_DEBUG=1")
     ap.add_argument("--tsan", action="store_true", help="build and run under ThreadSanitizer")
+    ap.add_argument("--no-blocking", action="store_true",
+                    help="build with WALKIT_BLOCKING_LOCKS=0 (busy handler instead of waiting)")
     a = ap.parse_args(argv)
     flags = copy_flags(0 if a.ncruces else a.rules, a.debug)
     with tempfile.TemporaryDirectory() as tmp:
         res = run_copy_stress(Path(tmp), a.mode, a.workers, a.txns, a.readers, a.seed, flags,
-                              tsan=a.tsan, timeout=24 * 3600)
+                              tsan=a.tsan, timeout=24 * 3600, blocking=not a.no_blocking)
     print(res.output, end="")
     if a.tsan:
         print(f"ThreadSanitizer reports: {res.tsan_reports}")

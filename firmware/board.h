@@ -1,5 +1,7 @@
 /* The board contract: what the board-independent firmware needs from boards/<board>/.
- * A board implements every function here; the flash driver has its own contract (flash.h). */
+ * A board implements every function here (all named board_*).  Its flash driver implements
+ * flash.h's flash_ops below board_flash(); a board calls nothing of the firmware's: what it has
+ * to say goes through the log callback it is given. */
 #ifndef WALKIT_BOARD_H
 #define WALKIT_BOARD_H
 
@@ -23,17 +25,26 @@ int board_uart_getc(void);
 /* Monotonic microseconds since an arbitrary origin. */
 uint64_t board_time_us(void);
 
+/* How a board reports a problem: one line, printf-style, no newline (the firmware passes its
+ * console log, fw_log). */
+typedef void board_log_fn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The board's flash (flash.h), probed and ready, or NULL when there is none or it does not
+ * answer as board.toml says it should; then the reason was reported once through log. */
+struct flash_dev;
+struct flash_dev *board_flash(board_log_fn *log);
+
 /* The C heap: bytes handed out so far (high-water: it never shrinks on newlib boards) and its
  * fixed size (0 when the heap is not bounded, e.g. a hosted process).  For .stats. */
-size_t walkit_heap_used(void);
-size_t walkit_heap_size(void);
+size_t board_heap_used(void);
+size_t board_heap_size(void);
 
 /* The main stack: the most of it ever used since boot (bare-metal boards paint it at start-up
  * and find the deepest overwritten word) and its size; both 0 where the board cannot tell
  * (a hosted process, whose OS owns the stack).  For .stats: SQLite needs about 4.3 KiB, and
  * with no guard below the stack this is how an overflow risk shows before it happens. */
-size_t walkit_stack_used_max(void);
-size_t walkit_stack_size(void);
+size_t board_stack_used_max(void);
+size_t board_stack_size(void);
 
 /* Ends the run; the status reaches the host (QEMU's exit code, the process's exit code). */
 void board_exit(int status) __attribute__((noreturn));

@@ -26,7 +26,7 @@ typedef struct conn {
 } conn;
 
 typedef struct console {
-    storage *st;
+    fs_mount *fs;
     int machine;
     int current; /* index into conns of the connection SQL goes to (interactive), or -1 */
     conn conns[CONSOLE_MAX_CONNS];
@@ -126,8 +126,8 @@ static void cmd_open(console *c, int argc, char **argv, con_sink *sink)
         sink->error(sink, SQLITE_MISUSE, "a connection of that name is open (.close it first)");
         return;
     }
-    if (!storage_lfs(c->st)) {
-        char *m = sqlite3_mprintf("no filesystem: %s", storage_why_not(c->st));
+    if (!fs_mount_lfs(c->fs)) {
+        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
         sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
         sqlite3_free(m);
         return;
@@ -194,12 +194,12 @@ static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
 {
     static const char *const names[] = { "name", "type", "size" };
     const char *path = argc == 2 ? argv[1] : "/";
-    lfs_t *lfs = storage_lfs(c->st);
+    lfs_t *lfs = fs_mount_lfs(c->fs);
     struct lfs_info info;
     lfs_dir_t dir;
     int rc;
     if (!lfs) {
-        char *m = sqlite3_mprintf("no filesystem: %s", storage_why_not(c->st));
+        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
         sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
         sqlite3_free(m);
         return;
@@ -258,8 +258,8 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     sqlite3_int64 cur = 0, high = 0;
     int reset = argc == 2;
     int nconn = 0;
-    flash_dev *f = c->st->flash;
-    lfs_t *lfs = storage_lfs(c->st);
+    flash_dev *f = c->fs->flash;
+    lfs_t *lfs = fs_mount_lfs(c->fs);
     walkit_stats ws;
     if (reset && strcmp(argv[1], "reset") != 0) {
         sink->error(sink, SQLITE_MISUSE, "usage: .stats [reset]");
@@ -273,10 +273,10 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     stat_row(sink, "sqlite.malloc_count", cur);
     sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &high, reset);
     stat_row(sink, "sqlite.largest_malloc", high);
-    stat_row(sink, "heap.used", (int64_t)walkit_heap_used());
-    stat_row(sink, "heap.size", (int64_t)walkit_heap_size());
-    stat_row(sink, "stack.used_max", (int64_t)walkit_stack_used_max());
-    stat_row(sink, "stack.size", (int64_t)walkit_stack_size());
+    stat_row(sink, "heap.used", (int64_t)board_heap_used());
+    stat_row(sink, "heap.size", (int64_t)board_heap_size());
+    stat_row(sink, "stack.used_max", (int64_t)board_stack_used_max());
+    stat_row(sink, "stack.size", (int64_t)board_stack_size());
     for (int i = 0; i < CONSOLE_MAX_CONNS; i++) nconn += c->conns[i].name[0] != 0;
     stat_row(sink, "console.connections", nconn);
     stat_row(sink, "uptime_us", (int64_t)board_time_us());
@@ -293,11 +293,11 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
         stat_row(sink, "flash.refused", (int64_t)f->counters.refused);
         stat_row(sink, "flash.device_errors", (int64_t)f->counters.device_errors);
     }
-    stat_row_text(sink, "fs.state", storage_state_name(c->st->state));
+    stat_row_text(sink, "fs.state", fs_state_name(c->fs->state));
     if (lfs) {
         lfs_ssize_t used = lfs_fs_size(lfs);
-        stat_row(sink, "fs.block_size", c->st->cfg.block_size);
-        stat_row(sink, "fs.block_count", c->st->cfg.block_count);
+        stat_row(sink, "fs.block_size", c->fs->cfg.block_size);
+        stat_row(sink, "fs.block_count", c->fs->cfg.block_count);
         stat_row(sink, "fs.blocks_used", used);
     }
     walkit_get_stats(&ws);
@@ -317,7 +317,7 @@ static void shut_down(console *c, con_sink *sink, int status, const char *what)
 {
     sink->done(sink, 0, 0);
     close_all(c);
-    storage_unmount(c->st);
+    fs_mount_unmount(c->fs);
     fw_log("%s", what);
     board_exit(status);
 }
@@ -398,115 +398,27 @@ static void run_command(console *c, int argc, char **argv, con_sink *sink)
 
 /* ---- machine mode ------------------------------------------------------------------------- */
 
-#define MAX_ARGS 64 /* dot-command arguments, or SQL parameters + 2 */
-
-static con_value args_v[MAX_ARGS];
-static char *args_s[MAX_ARGS];
-
-/* Parses "<id> " at the start of a line; returns the id or 0 when there is none. */
-static uint32_t parse_id(const char **p)
-{
-    uint64_t id = 0;
-    const char *s = *p;
-    int digits = 0;
-    while (*s >= '0' && *s <= '9' && digits < 10) { id = id * 10u + (uint64_t)(*s - '0'); s++; digits++; }
-    if (digits == 0 || *s != ' ' || id == 0 || id > UINT32_MAX) return 0;
-    *p = s + 1;
-    return (uint32_t)id;
-}
-
+/* One machine-mode request: console_frame.c parses and validates it (or answers its error);
+ * this only dispatches it.  Static: 64 values would be 2.5 KiB of a small stack. */
 static void machine_request(console *c)
 {
-    const char *p = c->line;
-    const char *err = NULL;
-    uint32_t id = parse_id(&p);
+    static frame_request req;
     frame_sink fs;
-    char *verb, *rest;
-    int n = 0;
-    frame_sink_init(&fs, id);
-    if (c->overflow) {
-        char *m = sqlite3_mprintf("line too long (%lld bytes; the limit is %d)",
-                                  (long long)(c->len + c->overflow), CONSOLE_LINE_MAX);
-        fs.base.error(&fs.base, SQLITE_TOOBIG, m ? m : "line too long");
-        sqlite3_free(m);
+    frame_line in = { c->line, c->len, c->overflow, c->bad_byte, c->bad_at };
+    if (frame_parse_request(&in, &req, &fs) != 0) return;
+    if (req.is_sql) {
+        conn *k = find_conn(c, req.conn);
+        if (k) console_run_sql(k->db, req.sql, req.nparams, req.params, &fs.base);
+        else fs.base.error(&fs.base, SQLITE_MISUSE, "no open connection of that name");
         return;
     }
-    if (c->bad_byte >= 0) {
-        char *m = sqlite3_mprintf("malformed request: raw control or non-ASCII byte 0x%02X at "
-                                  "offset %lld (a request is bytes 0x20-0x7E; in a T token "
-                                  "escape others as %%XX)",
-                                  c->bad_byte, (long long)c->bad_at);
-        fs.base.error(&fs.base, SQLITE_ERROR, m ? m : "malformed request: raw control byte");
-        sqlite3_free(m);
-        return;
-    }
-    /* From here on the line is bytes 0x20-0x7E only: a C string of exactly c->len bytes, so no
-     * NUL can cut a request short and leave its prefix to run. */
-    if (id == 0) {
-        fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: expected \"<id> <verb> ...\" "
-                                              "with an id from 1 to 4294967295");
-        return;
-    }
-    verb = (char *)p;
-    rest = strchr(verb, ' ');
-    if (rest) *rest++ = 0;
-    else rest = verb + strlen(verb);
-    while (*rest) {
-        if (n == MAX_ARGS) { err = "too many values in one request (64)"; break; }
-        if (frame_decode_value(&rest, &args_v[n], &err) != 0) break;
-        n++;
-    }
-    if (err) {
-        char *m = sqlite3_mprintf("malformed request: %s", err);
-        fs.base.error(&fs.base, SQLITE_ERROR, m ? m : err);
-        sqlite3_free(m);
-        return;
-    }
-    if (strcmp(verb, "sql") == 0) {
-        conn *k;
-        char name[CONSOLE_NAME_MAX + 1];
-        if (n < 2 || args_v[0].type != SQLITE_TEXT || args_v[1].type != SQLITE_TEXT ||
-            args_v[0].n > CONSOLE_NAME_MAX) {
-            fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: sql T<connection> T<sql> [values]");
-            return;
-        }
-        /* Both are used as C strings (strcmp, sqlite3_prepare_v2 up to the NUL): a decoded
-         * NUL would make "main%00x" find "main", or run only the SQL before it. */
-        if (memchr(args_v[0].p, 0, args_v[0].n)) {
-            fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: NUL byte in the connection name");
-            return;
-        }
-        if (memchr(args_v[1].p, 0, args_v[1].n)) {
-            fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: NUL byte in the SQL text");
-            return;
-        }
-        /* The decoded SQL lies inside the line buffer, before its token's old end: terminate it
-         * in place (the byte after it belonged to the encoding, or is the separator). */
-        ((char *)args_v[1].p)[args_v[1].n] = 0;
-        memcpy(name, args_v[0].p, args_v[0].n);
-        name[args_v[0].n] = 0;
-        k = find_conn(c, name);
-        if (!k) { fs.base.error(&fs.base, SQLITE_MISUSE, "no open connection of that name"); return; }
-        console_run_sql(k->db, (const char *)args_v[1].p, n - 2, args_v + 2, &fs.base);
-        return;
-    }
-    if (verb[0] != '.') {
-        fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: the verb is sql or a .command");
-        return;
-    }
-    args_s[0] = verb;
-    for (int i = 0; i < n; i++) {
-        if (args_v[i].type != SQLITE_TEXT || memchr(args_v[i].p, 0, args_v[i].n) || i + 1 >= MAX_ARGS) {
-            fs.base.error(&fs.base, SQLITE_ERROR, "malformed request: command arguments are T tokens without NUL");
-            return;
-        }
-        args_s[i + 1] = (char *)args_v[i].p;
-        args_s[i + 1][args_v[i].n] = 0;
-    }
-    run_command(c, n + 1, args_s, &fs.base);
+    run_command(c, req.argc, req.argv, &fs.base);
 }
 
 /* ---- interactive mode ----------------------------------------------------------------------- */
+
+#define MAX_ARGS FRAME_MAX_ARGS /* dot-command words */
+static char *args_s[MAX_ARGS];
 
 static void prompt(console *c)
 {
@@ -643,9 +555,9 @@ static int read_line(console *c)
     return 1;
 }
 
-void console_main(storage *st)
+void console_main(fs_mount *fs)
 {
-    con.st = st;
+    con.fs = fs;
     con.current = -1;
     fw_log("ready (type .help)");
     for (;;) {
@@ -655,5 +567,5 @@ void console_main(storage *st)
         else interactive_line(&con);
     }
     close_all(&con);
-    storage_unmount(st);
+    fs_mount_unmount(fs);
 }

@@ -3,7 +3,8 @@
  *   console.c        the loop: reads lines (with editing in interactive mode), dispatches
  *                    dot-commands and SQL, owns the named connections
  *   console_sql.c    runs SQL with bound parameters on one connection, into a sink
- *   console_frame.c  machine mode: the value codec and the framed reply sink
+ *   console_frame.c  machine mode, its whole grammar: request parsing and validation, the
+ *                    value codec, the framed reply sink
  *   console_table.c  interactive mode: results as aligned columns
  *
  * Every result, from SQL or from a dot-command (.stats, .ls, .help), is a table followed by a
@@ -15,7 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "storage.h"
+#include "fs_mount.h"
 
 /* Longest input line in bytes (in machine mode: encoded, so a BLOB parameter may be about half
  * of it).  Longer lines are answered with an error and discarded up to their line end. */
@@ -56,6 +57,40 @@ void frame_sink_init(frame_sink *s, uint32_t id);
  * -1 with a message in *err. */
 int frame_decode_value(char **tok, con_value *out, const char **err);
 
+#define FRAME_MAX_ARGS 64 /* values in one request: dot-command arguments, or SQL parameters + 2 */
+
+/* One machine-mode request line as console.c read it: `line` holds `len` bytes and a NUL, the
+ * first of them read from the UART.  `overflow` bytes past CONSOLE_LINE_MAX were dropped;
+ * bad_byte is the first byte outside 0x20-0x7E (at offset bad_at), or -1. */
+typedef struct frame_line {
+    char *line;
+    size_t len, overflow;
+    int bad_byte;
+    size_t bad_at;
+} frame_line;
+
+/* A valid request, decoded in place in its line (which must outlive it).
+ *   sql:     conn (NUL-terminated, at most CONSOLE_NAME_MAX characters), sql (NUL-terminated,
+ *            no NUL inside), and nparams values to bind;
+ *   command: argc strings (argv[0] the verb, e.g. ".open"), each NUL-terminated, no NUL inside.
+ * Which connection or command exists is not the grammar's business: console.c checks that. */
+typedef struct frame_request {
+    int is_sql;
+    char conn[CONSOLE_NAME_MAX + 1];
+    const char *sql;
+    int nparams;
+    const con_value *params;
+    int argc;
+    char **argv;
+    con_value values[FRAME_MAX_ARGS]; /* storage behind params */
+    char *strings[FRAME_MAX_ARGS];    /* storage behind argv */
+} frame_request;
+
+/* Parses and validates one request (the grammar in docs/console.md) and initialises *sink for
+ * its id (0 when the line has none).  Returns 0 with *req filled, or -1 after answering the
+ * request with its error through *sink. */
+int frame_parse_request(const frame_line *in, frame_request *req, frame_sink *sink);
+
 /* Interactive mode: buffers up to a bounded number of rows to size the columns, then prints. */
 typedef struct table_sink {
     con_sink base;
@@ -86,6 +121,6 @@ void out_crlf(void);
 
 /* The console loop.  Returns only when the console can never receive another byte (host-sim:
  * the other end closed), after closing every connection; the caller then exits. */
-void console_main(storage *st);
+void console_main(fs_mount *fs);
 
 #endif

@@ -1,4 +1,5 @@
-/* console_frame.c: machine mode, the framed side of the console.
+/* console_frame.c: machine mode, the framed side of the console: its whole grammar, requests
+ * (frame_parse_request: parsed and validated here, dispatched by console.c) and replies.
  *
  * Every reply line starts with '@' and the request id, and carries values as tokens that never
  * contain a space, a control character or a byte above 0x7E:
@@ -8,8 +9,9 @@
  *     T<text>      bytes 0x21..0x7E except '%' as themselves, every other byte as %XX
  *     B<hex>       blob, two lower-case hex digits per byte
  * so any byte of a TEXT or BLOB value survives the trip, and a line break always ends a frame.
- * Requests carry values as the same tokens, so a request line is bytes 0x20-0x7E only: console.c
- * refuses a line holding any other byte before decoding it.
+ * Requests carry values as the same tokens, so a request line is bytes 0x20-0x7E only: a line
+ * holding any other byte is refused before it is decoded (console.c notes the first such byte
+ * as it reads the line).
  * Lines that do not start with '@' are log lines (see log.h), never part of a reply.
  *
  *     @<id> C <ncols> T<name>...      a result set begins
@@ -251,4 +253,106 @@ int frame_decode_value(char **tok, con_value *out, const char **err)
     }
     *err = "unknown value token (expected N, I, F, T or B)";
     return -1;
+}
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+/* Parses "<id> " at the start of a line; returns the id or 0 when there is none. */
+static uint32_t parse_id(const char **p)
+{
+    uint64_t id = 0;
+    const char *s = *p;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9' && digits < 10) { id = id * 10u + (uint64_t)(*s - '0'); s++; digits++; }
+    if (digits == 0 || *s != ' ' || id == 0 || id > UINT32_MAX) return 0;
+    *p = s + 1;
+    return (uint32_t)id;
+}
+
+#define MALFORMED(what) "malformed request: " what
+
+/* Answers the request with an SQLITE_ERROR reply; returns -1 for frame_parse_request. */
+static int malformed(frame_sink *sink, const char *msg)
+{
+    sink->base.error(&sink->base, SQLITE_ERROR, msg);
+    return -1;
+}
+
+int frame_parse_request(const frame_line *in, frame_request *req, frame_sink *sink)
+{
+    const char *p = in->line;
+    const char *err = NULL;
+    uint32_t id = parse_id(&p);
+    char *verb, *rest;
+    con_value *v = req->values;
+    int n = 0;
+    frame_sink_init(sink, id);
+    if (in->overflow) {
+        char *m = sqlite3_mprintf("line too long (%lld bytes; the limit is %d)",
+                                  (long long)(in->len + in->overflow), CONSOLE_LINE_MAX);
+        sink->base.error(&sink->base, SQLITE_TOOBIG, m ? m : "line too long");
+        sqlite3_free(m);
+        return -1;
+    }
+    if (in->bad_byte >= 0) {
+        char *m = sqlite3_mprintf("malformed request: raw control or non-ASCII byte 0x%02X at "
+                                  "offset %lld (a request is bytes 0x20-0x7E; in a T token "
+                                  "escape others as %%XX)",
+                                  in->bad_byte, (long long)in->bad_at);
+        sink->base.error(&sink->base, SQLITE_ERROR, m ? m : "malformed request: raw control byte");
+        sqlite3_free(m);
+        return -1;
+    }
+    /* From here on the line is bytes 0x20-0x7E only: a C string of exactly in->len bytes, so no
+     * NUL can cut a request short and leave its prefix to run. */
+    if (id == 0)
+        return malformed(sink, MALFORMED("expected \"<id> <verb> ...\" with an id from 1 to "
+                                         "4294967295"));
+    verb = (char *)p;
+    rest = strchr(verb, ' ');
+    if (rest) *rest++ = 0;
+    else rest = verb + strlen(verb);
+    while (*rest) {
+        if (n == FRAME_MAX_ARGS) { err = "too many values in one request (64)"; break; }
+        if (frame_decode_value(&rest, &v[n], &err) != 0) break;
+        n++;
+    }
+    if (err) {
+        char *m = sqlite3_mprintf(MALFORMED("%s"), err);
+        malformed(sink, m ? m : err);
+        sqlite3_free(m);
+        return -1;
+    }
+    if (strcmp(verb, "sql") == 0) {
+        if (n < 2 || v[0].type != SQLITE_TEXT || v[1].type != SQLITE_TEXT ||
+            v[0].n > CONSOLE_NAME_MAX)
+            return malformed(sink, MALFORMED("sql T<connection> T<sql> [values]"));
+        /* Both are used as C strings (strcmp, sqlite3_prepare_v2 up to the NUL): a decoded
+         * NUL would make "main%00x" find "main", or run only the SQL before it. */
+        if (memchr(v[0].p, 0, v[0].n))
+            return malformed(sink, MALFORMED("NUL byte in the connection name"));
+        if (memchr(v[1].p, 0, v[1].n)) return malformed(sink, MALFORMED("NUL byte in the SQL text"));
+        /* The decoded SQL lies inside the line buffer, before its token's old end: terminate it
+         * in place (the byte after it belonged to the encoding, or is the separator). */
+        ((char *)v[1].p)[v[1].n] = 0;
+        memcpy(req->conn, v[0].p, v[0].n);
+        req->conn[v[0].n] = 0;
+        req->is_sql = 1;
+        req->sql = (const char *)v[1].p;
+        req->nparams = n - 2;
+        req->params = v + 2;
+        return 0;
+    }
+    if (verb[0] != '.') return malformed(sink, MALFORMED("the verb is sql or a .command"));
+    req->strings[0] = verb;
+    for (int i = 0; i < n; i++) {
+        if (v[i].type != SQLITE_TEXT || memchr(v[i].p, 0, v[i].n) || i + 1 >= FRAME_MAX_ARGS)
+            return malformed(sink, MALFORMED("command arguments are T tokens without NUL"));
+        req->strings[i + 1] = (char *)v[i].p;
+        req->strings[i + 1][v[i].n] = 0;
+    }
+    req->is_sql = 0;
+    req->argc = n + 1;
+    req->argv = req->strings;
+    return 0;
 }

@@ -6,7 +6,7 @@
  *       check range and alignment, refuse to program a word that is not erased, read back
  *       what was programmed, count every operation, and call the fault hook first;
  *   flash_ops.read / .prog / .erase         (boards/<board>/flash_<chip>.c)
- *       talk to the device and nothing else.
+ *       talk to the device and nothing else; board_flash() (board.h) probes it.
  *
  * Real NOR can only clear bits: programming an already-programmed word stores (old AND new),
  * silently.  QEMU's CFI model and the host-sim file store the new value instead, so without the
@@ -97,10 +97,6 @@ typedef struct flash_dev {
     .size = WALKIT_FLASH_SIZE, .erase_block = WALKIT_FLASH_ERASE_BLOCK,                       \
     .prog_size = WALKIT_FLASH_PROG_SIZE, .read_size = WALKIT_FLASH_READ_SIZE,                 \
     .fs_offset = WALKIT_FLASH_FS_OFFSET, .fs_size = WALKIT_FLASH_FS_SIZE
-
-/* The board's flash, probed and ready, or NULL when there is none or it does not answer as
- * board.toml says it should (the reason was printed with board_log). */
-flash_dev *board_flash(void);
 
 int flash_read(flash_dev *dev, uint32_t off, void *buf, uint32_t n);
 int flash_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n);

@@ -1,4 +1,5 @@
-/* log.h: one-line diagnostics on the console, for every layer (drivers included).
+/* log.h: one-line diagnostics on the console, for the firmware's files.  Boards do not call it:
+ * they report through the board_log_fn they are given (board.h), and the firmware gives fw_log.
  *
  * A log line is "walkit: <text>\r\n", written whole with board_uart_putc.  The console's machine
  * mode frames its replies as lines starting with '@', so a log line printed while the host waits

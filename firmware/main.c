@@ -1,4 +1,4 @@
-/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (storage.c policy),
+/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (fs_mount.c policy),
  * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
 #include "board.h"
 #include "console.h"
@@ -16,13 +16,13 @@
  * area no connection maps, for connections that cannot share memory).  A URI filename picks
  * one: file:/db?vfs=walkit-copy.  The connections of one database must all use one of
  * "walkit" and "walkit-copy" at a time. */
-static int register_vfs(storage *st)
+static int register_vfs(fs_mount *fs)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
     const walkit_storage *backend;
     int rc = walkit_init();
-    if (rc != SQLITE_OK || !storage_lfs(st)) return rc;
-    backend = walkit_storage_littlefs(storage_lfs(st));
+    if (rc != SQLITE_OK || !fs_mount_lfs(fs)) return rc;
+    backend = walkit_storage_littlefs(fs_mount_lfs(fs));
     if (!backend) return SQLITE_NOMEM;
     cfg.storage = backend;
     rc = walkit_register(&cfg);
@@ -47,18 +47,18 @@ static int register_vfs(storage *st)
 
 int main(void)
 {
-    static storage st;
+    static fs_mount fs;
     flash_dev *flash;
     int rc;
     fw_log("firmware " FIRMWARE_VERSION ", SQLite " SQLITE_VERSION);
-    flash = board_flash();
+    flash = board_flash(fw_log);
     if (flash)
         fw_log("flash: %s, %lu bytes, erase block %lu, filesystem at %lu (%lu bytes)",
                flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,
                (unsigned long)flash->fs_offset, (unsigned long)flash->fs_size);
-    storage_boot(&st, flash);
-    rc = register_vfs(&st);
+    fs_mount_boot(&fs, flash);
+    rc = register_vfs(&fs);
     if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
-    console_main(&st);
+    console_main(&fs);
     return 0;
 }

@@ -15,6 +15,7 @@ from walkit.paths import repo_root
 DRIVER = r"""
 #include <stdio.h>
 #include <string.h>
+#include "board.h"
 #include "flash.h"
 
 #define SIZE (64u * 1024u)
@@ -34,7 +35,7 @@ static const flash_ops ops = { ram_read, ram_prog, ram_erase };
 static flash_dev dev = { .name = "ram", .size = SIZE, .erase_block = BLOCK, .prog_size = 16,
                          .read_size = 16, .fs_size = SIZE, .ops = &ops };
 
-flash_dev *board_flash(void) { return &dev; }
+flash_dev *board_flash(board_log_fn *report) { (void)report; return &dev; }
 
 static uint64_t seen[8];
 static int nseen, cut_at;

@@ -121,7 +121,7 @@ def test_image_that_is_not_an_elf_for_the_board_is_refused_before_start(walkit_b
         msg = str(e.value)
         assert f"firmware image {bad} is not an ELF executable for {walkit_board}" in msg
         assert expect in msg
-        assert t._proc is None and not t.process_log.exists()
+        assert t.pid is None and not t.process_log.exists()
     finally:
         t.close()
 
@@ -166,7 +166,7 @@ def test_flash_image_of_the_wrong_size_is_refused(walkit_board, walkit_image, tm
         with pytest.raises(WalkitError) as e:
             t.boot()
         assert f"is {want + 512} bytes" in str(e.value) and f"exactly {want} bytes" in str(e.value)
-        assert t._proc is None
+        assert t.pid is None
     finally:
         t.close()
 
@@ -254,7 +254,7 @@ def test_firmware_that_never_gets_ready_times_out_with_its_console_log(walkit_bo
         msg = str(e.value)
         assert "walkit: ready" in msg and "boot_timeout 3.0 s" in msg
         assert "walkit: storage: flash was blank: formatted" in e.value.console_tail
-        pid = t._proc.pid
+        pid = t.pid
         assert not t.running and _wait_dead(pid)
         assert "formatted littlefs" in (tmp_path / "t" / "console.log").read_text()
     finally:
@@ -263,7 +263,7 @@ def test_firmware_that_never_gets_ready_times_out_with_its_console_log(walkit_bo
 
 def test_target_that_dies_mid_request_is_reported_with_status_and_output(target):
     target.console.open("x", "/x.db")
-    os.kill(target._proc.pid, signal.SIGKILL)
+    os.kill(target.pid, signal.SIGKILL)
     with pytest.raises(TargetGone) as e:
         for _ in range(100):  # the first writes may still land in the socket buffer
             target.console.sql("x", "SELECT 1")
@@ -288,7 +288,7 @@ def test_request_timeout_carries_the_console_output(target):
 
 
 def test_power_cut_stops_the_machine_dead_and_reaps_it(target):
-    pid = target._proc.pid
+    pid = target.pid
     target.power_cut()
     assert not target.running and _wait_dead(pid)
     assert target.exit_status == -signal.SIGKILL
@@ -300,7 +300,7 @@ def test_power_cut_stops_the_machine_dead_and_reaps_it(target):
 def test_close_and_context_manager_reap(walkit_board, walkit_image, tmp_path):
     with Target(walkit_board, image=walkit_image, workdir=tmp_path / "a") as t:
         t.boot()
-        pid = t._proc.pid
+        pid = t.pid
         assert _alive(pid)
     assert _wait_dead(pid)
     t2 = Target(walkit_board, image=walkit_image, workdir=tmp_path / "b")
@@ -308,7 +308,7 @@ def test_close_and_context_manager_reap(walkit_board, walkit_image, tmp_path):
         with pytest.raises(ZeroDivisionError):
             with t2:
                 t2.boot()
-                pid2 = t2._proc.pid
+                pid2 = t2.pid
                 1 / 0
         assert _wait_dead(pid2)
     finally:
@@ -320,7 +320,7 @@ REAP_SCRIPT = textwrap.dedent("""
     from walkit.target import Target
     t = Target(sys.argv[1], image=sys.argv[2], workdir=sys.argv[3])
     t.boot()
-    print(t._proc.pid, flush=True)
+    print(t.pid, flush=True)
     sys.stdin.readline()
     if sys.argv[4] == "hang":
         time.sleep(60)
@@ -374,7 +374,7 @@ def test_open_session_factory(walkit_board, tmp_path):
     db.execute("INSERT INTO t VALUES (?)", ("hello",))
     assert db.execute("SELECT x FROM t") == [("hello",)]
     assert s.exists("/f.db") and not s.exists("/nope.db") and not s.exists("/f.db-shm")
-    pid = t._proc.pid
+    pid = t.pid
     s.close()
     assert t.exit_status == 0 and _wait_dead(pid)
     assert (tmp_path / "sess" / "console.log").is_file()

@@ -8,8 +8,8 @@
  *
  * File locks: SQLite's five-level lock (NONE < SHARED < RESERVED < PENDING < EXCLUSIVE) is kept
  * in a walkit_inode per path, shared by every handle open on it through any VFS registered on
- * the same storage (walkit_shared).  There is no other process to exclude, so the inode is the
- * whole truth (os_unix.c needs fcntl locks in addition).  Conflicts return SQLITE_BUSY at once;
+ * the same storage (walkit_storage_state).  There is no other process to exclude, so the inode
+ * is the whole truth (os_unix.c needs fcntl locks in addition).  Conflicts return SQLITE_BUSY at once;
  * SQLite's busy handler retries.  Locks are keyed by path, not by file identity: a file deleted
  * and recreated while handles are open on the old one shares their lock state.
  */
@@ -27,8 +27,8 @@
  *     immutable until the share is freed (SHM_NONE VFSes never touch it).
  *   lock guards inodes and every field of every inode (lock changes are rare and short: one
  *     mutex per storage is enough). */
-struct walkit_shared {
-    walkit_shared *next;
+struct walkit_storage_state {
+    walkit_storage_state *next;
     const walkit_storage *st;
     int nvfs;
     walkit_os_mutex *lock;
@@ -36,10 +36,10 @@ struct walkit_shared {
     walkit_shm_registry *shm;
 };
 
-static walkit_shared *shares; /* guarded by walkit_global_lock() */
+static walkit_storage_state *storage_states; /* guarded by walkit_global_lock() */
 
 /* File-lock state of one path.  Created by the first open of a database path on a storage,
- * freed when the last handle closes; every field is guarded by walkit_shared.lock.
+ * freed when the last handle closes; every field is guarded by walkit_storage_state.lock.
  *   nshared: handles holding SHARED or more (an EXCLUSIVE holder counts itself);
  *   reserved/pending/exclusive: the one handle holding that level, or NULL.  A PENDING holder
  *   is a handle that asked for EXCLUSIVE while others still read: it blocks new SHARED locks
@@ -113,11 +113,11 @@ static int wk_full_pathname(sqlite3_vfs *pvfs, const char *name, int nout, char 
 
 /* ------------------------------------------------------------------ per-storage state */
 
-/* The share of st, created if needed, with a WAL-index registry if heap is set; counts one
+/* The state of st, created if needed, with a WAL-index registry if heap is set; counts one
  * more VFS on it.  NULL when out of memory (nothing changed).  Global lock held. */
-static walkit_shared *shared_acquire(const walkit_storage *st, int heap)
+static walkit_storage_state *storage_state_acquire(const walkit_storage *st, int heap)
 {
-    walkit_shared *sh = shares;
+    walkit_storage_state *sh = storage_states;
     while (sh && sh->st != st) sh = sh->next;
     int fresh = sh == NULL;
     if (fresh) {
@@ -137,18 +137,18 @@ static walkit_shared *shared_acquire(const walkit_storage *st, int heap)
         return NULL;
     }
     if (fresh) {
-        sh->next = shares;
-        shares = sh;
+        sh->next = storage_states;
+        storage_states = sh;
     }
     sh->nvfs++;
     return sh;
 }
 
 /* One VFS less on sh; the last one frees it (no file is open then).  Global lock held. */
-static void shared_release(walkit_shared *sh)
+static void storage_state_release(walkit_storage_state *sh)
 {
     if (--sh->nvfs > 0) return;
-    walkit_shared **pp = &shares;
+    walkit_storage_state **pp = &storage_states;
     while (*pp != sh) pp = &(*pp)->next;
     *pp = sh->next;
     walkit_shm_registry_destroy(sh->shm);
@@ -158,7 +158,7 @@ static void shared_release(walkit_shared *sh)
 
 /* ------------------------------------------------------------------ the lock table */
 
-static walkit_inode *inode_acquire(walkit_shared *sh, const char *path)
+static walkit_inode *inode_acquire(walkit_storage_state *sh, const char *path)
 {
     walkit_mutex_enter(sh->lock, "inode acquire");
     walkit_inode *i = sh->inodes;
@@ -179,7 +179,7 @@ static walkit_inode *inode_acquire(walkit_shared *sh, const char *path)
     return i;
 }
 
-static void inode_release(walkit_shared *sh, walkit_inode *i)
+static void inode_release(walkit_storage_state *sh, walkit_inode *i)
 {
     walkit_mutex_enter(sh->lock, "inode release");
     if (--i->nref == 0) {
@@ -202,7 +202,7 @@ static int wk_lock(sqlite3_file *pf, int elock)
         f->elock = elock;
         return SQLITE_OK;
     }
-    walkit_mutex_enter(f->vfs->shared->lock, "xLock");
+    walkit_mutex_enter(f->vfs->per_storage->lock, "xLock");
     switch (elock) {
     case SQLITE_LOCK_SHARED:
         if ((i->pending && i->pending != f) || (i->exclusive && i->exclusive != f)) {
@@ -240,7 +240,7 @@ static int wk_lock(sqlite3_file *pf, int elock)
         rc = SQLITE_IOERR_LOCK;
         break;
     }
-    walkit_mutex_leave(f->vfs->shared->lock, "xLock");
+    walkit_mutex_leave(f->vfs->per_storage->lock, "xLock");
     if (rc == SQLITE_BUSY) WALKIT_STAT_ADD(file_lock_busy, 1);
     return rc;
 }
@@ -251,12 +251,12 @@ static int wk_unlock(sqlite3_file *pf, int elock)
     walkit_inode *i = f->inode;
     if (f->elock <= elock) return SQLITE_OK;
     if (i) {
-        walkit_mutex_enter(f->vfs->shared->lock, "xUnlock");
+        walkit_mutex_enter(f->vfs->per_storage->lock, "xUnlock");
         if (i->reserved == f) i->reserved = NULL;
         if (i->pending == f) i->pending = NULL;
         if (i->exclusive == f) i->exclusive = NULL;
         if (elock == SQLITE_LOCK_NONE) i->nshared--;
-        walkit_mutex_leave(f->vfs->shared->lock, "xUnlock");
+        walkit_mutex_leave(f->vfs->per_storage->lock, "xUnlock");
     }
     f->elock = elock;
     return SQLITE_OK;
@@ -270,9 +270,9 @@ static int wk_check_reserved_lock(sqlite3_file *pf, int *out)
         *out = f->elock > SQLITE_LOCK_SHARED;
         return SQLITE_OK;
     }
-    walkit_mutex_enter(f->vfs->shared->lock, "xCheckReservedLock");
+    walkit_mutex_enter(f->vfs->per_storage->lock, "xCheckReservedLock");
     *out = i->reserved || i->pending || i->exclusive;
-    walkit_mutex_leave(f->vfs->shared->lock, "xCheckReservedLock");
+    walkit_mutex_leave(f->vfs->per_storage->lock, "xCheckReservedLock");
     return SQLITE_OK;
 }
 
@@ -286,7 +286,7 @@ static int wk_close(sqlite3_file *pf)
     if (f->shm) v->methods->xShmUnmap(pf, 0); /* SQLite unmaps first; this is a safety net */
     if (f->inode) {
         wk_unlock(pf, SQLITE_LOCK_NONE);
-        inode_release(v->shared, f->inode);
+        inode_release(v->per_storage, f->inode);
     }
     rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
     if (f->delete_on_close) v->st->remove(v->st->ctx, f->path, 0);
@@ -380,9 +380,16 @@ static int wk_sector_size(sqlite3_file *pf)
     return (int)((walkit_file *)pf)->vfs->st->sector_size;
 }
 
+/* The backend's WALKIT_ST_CAP_* bits as SQLite's SQLITE_IOCAP_* codes. */
 static int wk_device_characteristics(sqlite3_file *pf)
 {
-    return (int)((walkit_file *)pf)->vfs->st->iocap;
+    uint32_t caps = ((walkit_file *)pf)->vfs->st->caps;
+    int iocap = 0;
+    if (caps & WALKIT_ST_CAP_ATOMIC) iocap |= SQLITE_IOCAP_ATOMIC;
+    if (caps & WALKIT_ST_CAP_SAFE_APPEND) iocap |= SQLITE_IOCAP_SAFE_APPEND;
+    if (caps & WALKIT_ST_CAP_SEQUENTIAL) iocap |= SQLITE_IOCAP_SEQUENTIAL;
+    if (caps & WALKIT_ST_CAP_POWERSAFE_OVERWRITE) iocap |= SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+    return iocap;
 }
 
 /* WALKIT_SHM_NONE: no xShm*, so SQLite runs WAL only with locking_mode=EXCLUSIVE (it then keeps
@@ -468,7 +475,7 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
     if (!(f->path = walkit_strdup(path))) goto nomem;
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
-        f->inode = inode_acquire(v->shared, f->path);
+        f->inode = inode_acquire(v->per_storage, f->path);
         if (!f->inode) goto nomem;
     }
     f->open_flags = flags;
@@ -633,12 +640,12 @@ int walkit_register(const walkit_config *cfg)
     walkit_mutex_enter(global, "register");
     if (sqlite3_vfs_find(name)) {
         rc = SQLITE_MISUSE; /* the name is taken */
-    } else if (!(v->shared = shared_acquire(v->st, heap))) {
+    } else if (!(v->per_storage = storage_state_acquire(v->st, heap))) {
         rc = SQLITE_NOMEM;
     } else {
-        v->shm = heap ? v->shared->shm : NULL;
+        v->shm = heap ? v->per_storage->shm : NULL;
         rc = sqlite3_vfs_register(b, cfg->make_default != 0);
-        if (rc != SQLITE_OK) shared_release(v->shared);
+        if (rc != SQLITE_OK) storage_state_release(v->per_storage);
     }
     walkit_mutex_leave(global, "register");
     if (rc != SQLITE_OK) {
@@ -674,7 +681,7 @@ int walkit_unregister(const char *vfs_name)
     /* SQLite would promote whichever VFS it registered next (memdb, whose "files" silently
      * live in memory): the storage-less VFS, which says so, becomes the default instead. */
     if (rc == SQLITE_OK && was_default) sqlite3_vfs_register(&nostorage_vfs, 1);
-    if (rc == SQLITE_OK) shared_release(v->shared);
+    if (rc == SQLITE_OK) storage_state_release(v->per_storage);
     walkit_mutex_leave(global, "unregister");
     if (rc != SQLITE_OK) return rc;
     walkit_os_mutex_destroy(v->lock);

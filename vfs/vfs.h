@@ -8,7 +8,7 @@
 #include "walkit_int.h"
 
 typedef struct walkit_inode walkit_inode;
-typedef struct walkit_shared walkit_shared;
+typedef struct walkit_storage_state walkit_storage_state;
 typedef struct walkit_shm_registry walkit_shm_registry;
 typedef struct walkit_shm_conn walkit_shm_conn;
 
@@ -17,7 +17,7 @@ typedef struct walkit_shm_conn walkit_shm_conn;
  *   lock guards: nopen, closing.
  *   last_error: the most recent storage failure, an atomic int (written by any task, read by
  *   xGetLastError; a diagnostic only).
- * The file locks and the WAL-index belong to the storage, not to the VFS (shared): two VFS
+ * The file locks and the WAL-index belong to the storage, not to the VFS (per_storage): two VFS
  * names over one storage (firmware/main.c registers "walkit" and "walkit-noshm") see one lock
  * per file, as two handles on one file must. */
 typedef struct walkit_vfs {
@@ -29,8 +29,8 @@ typedef struct walkit_vfs {
     walkit_os_mutex *lock;
     int nopen;                     /* open files: unregister refuses while > 0 */
     int closing;                   /* unregister has begun: xOpen refuses */
-    walkit_shared *shared;         /* st's lock table and WAL-index registry */
-    walkit_shm_registry *shm;      /* shared's WAL-index registry (NULL for SHM_NONE) */
+    walkit_storage_state *per_storage;    /* st's lock table and WAL-index registry */
+    walkit_shm_registry *shm;      /* per_storage's WAL-index registry (NULL for SHM_NONE) */
     int last_error;
     char name[32];
 } walkit_vfs;

@@ -100,6 +100,8 @@ void walkit_os_failed(const char *what, int os_rc)
                 (os_rc <= 0 && os_rc >= -4) ? names[-os_rc] : "unknown");
 }
 
+void walkit_misuse(const char *why) { sqlite3_log(SQLITE_MISUSE, "walkit: %s", why); }
+
 walkit_os_mutex *walkit_global_lock(void)
 {
     static walkit_os_mutex *global;

@@ -31,6 +31,11 @@ extern walkit_stats walkit_stats_live;
  * method): counts it in walkit_stats.os_errors and logs it through sqlite3_log(). */
 void walkit_os_failed(const char *what, int os_rc);
 
+/* Reports a caller's misuse that the API answers with a plain failure (a NULL constructor):
+ * logs "walkit: <why>" through sqlite3_log() as SQLITE_MISUSE, so that code below the VFS
+ * (the storage backends) can explain itself without knowing SQLite. */
+void walkit_misuse(const char *why);
+
 /* The one process-wide mutex, for bookkeeping that spans objects: which VFS shares state with
  * which storage (vfs.c) and which lfs_t already has a backend (storage/littlefs.c).  Created on
  * first use (race-free, so before walkit_init() too) and never freed; NULL only if the OS

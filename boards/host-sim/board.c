@@ -86,11 +86,11 @@ static uint64_t boot_us; /* the origin: process start, like a board's power-on *
 
 uint64_t board_time_us(void) { return monotonic_us() - boot_us; }
 
-size_t walkit_heap_used(void) { return mallinfo2().uordblks; }
-size_t walkit_heap_size(void) { return 0; }
+size_t board_heap_used(void) { return mallinfo2().uordblks; }
+size_t board_heap_size(void) { return 0; }
 /* The OS owns the process's stack: nothing to measure (board.h: 0 = cannot tell). */
-size_t walkit_stack_used_max(void) { return 0; }
-size_t walkit_stack_size(void) { return 0; }
+size_t board_stack_used_max(void) { return 0; }
+size_t board_stack_size(void) { return 0; }
 
 void board_exit(int status)
 {

@@ -19,7 +19,6 @@
 #include <unistd.h>
 #include "board.h"
 #include "flash.h"
-#include "log.h"
 
 /* From board.c: the --flash argument (NULL when absent). */
 const char *host_sim_flash_path(void);
@@ -98,7 +97,7 @@ static int create_blank(const char *path)
     return fd;
 }
 
-flash_dev *board_flash(void)
+flash_dev *board_flash(board_log_fn *report)
 {
     static int probed;
     static flash_dev *result;
@@ -107,20 +106,20 @@ flash_dev *board_flash(void)
     if (probed) return result;
     probed = 1;
     if (!path) {
-        fw_log("flash: no flash file (run with --flash FILE)");
+        report("flash: no flash file (run with --flash FILE)");
         return NULL;
     }
     flash_fd = open(path, O_RDWR | O_CLOEXEC);
     if (flash_fd < 0 && errno == ENOENT) {
         flash_fd = create_blank(path);
-        if (flash_fd >= 0) fw_log("flash: created blank flash file %s", path);
+        if (flash_fd >= 0) report("flash: created blank flash file %s", path);
     }
     if (flash_fd < 0) {
-        fw_log("flash: cannot open %s: %s", path, strerror(errno));
+        report("flash: cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(flash_fd, &st) != 0 || st.st_size != (off_t)WALKIT_FLASH_SIZE) {
-        fw_log("flash: %s is %lu bytes; board.toml says %lu", path, (unsigned long)st.st_size,
+        report("flash: %s is %lu bytes; board.toml says %lu", path, (unsigned long)st.st_size,
                (unsigned long)WALKIT_FLASH_SIZE);
         close(flash_fd);
         flash_fd = -1;

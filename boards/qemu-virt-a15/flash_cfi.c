@@ -16,7 +16,6 @@
 #include <string.h>
 #include "board.h"
 #include "flash.h"
-#include "log.h"
 
 #ifndef WALKIT_FLASH_BASE
 #error "WALKIT_FLASH_* come from board.toml [flash] through CMake"
@@ -146,7 +145,7 @@ static flash_dev dev = {
 
 /* Reads the CFI table and checks it against board.toml.  Returns NULL with a console line
  * saying why when the device is not the one the board file describes. */
-flash_dev *board_flash(void)
+flash_dev *board_flash(board_log_fn *report)
 {
     static int probed;
     static flash_dev *result;
@@ -164,12 +163,12 @@ flash_dev *board_flash(void)
     bs_lo = query_byte(0x2F); bs_hi = query_byte(0x30);
     read_array(0);
     if (q != 'Q' || r != 'R' || y != 'Y') {
-        fw_log("flash: no CFI device at 0x%lx", (unsigned long)dev.base);
+        report("flash: no CFI device at 0x%lx", (unsigned long)dev.base);
         return NULL;
     }
     if (size_log2 < 0 || size_log2 > 31 || buf_log2 < 2 || buf_log2 > 16 || regions != 1 ||
         blocks_lo < 0 || blocks_hi < 0 || bs_lo < 0 || bs_hi < 0) {
-        fw_log("flash: CFI table not understood (chips disagree or several erase regions)");
+        report("flash: CFI table not understood (chips disagree or several erase regions)");
         return NULL;
     }
     chip_size = 1u << size_log2;
@@ -177,7 +176,7 @@ flash_dev *board_flash(void)
     nblocks = ((uint32_t)blocks_hi << 8 | (uint32_t)blocks_lo) + 1u;
     if (2u * chip_size != dev.size || 2u * chip_block != dev.erase_block ||
         nblocks * chip_block != chip_size) {
-        fw_log("flash: device is %lu bytes in %lu-byte blocks; board.toml says %lu in %lu",
+        report("flash: device is %lu bytes in %lu-byte blocks; board.toml says %lu in %lu",
                (unsigned long)(2u * chip_size), (unsigned long)(2u * chip_block),
                (unsigned long)dev.size, (unsigned long)dev.erase_block);
         return NULL;

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include "board.h"
+#if WALKIT_OS_PORT_BARE
+#include "walkit_os_bare.h"
+#endif
 
 #undef errno
 extern int errno;
@@ -30,8 +33,8 @@ void *_sbrk(ptrdiff_t incr)
 }
 
 /* Bytes of the heap region handed to malloc so far (its high-water mark: sbrk never shrinks). */
-size_t walkit_heap_used(void) { return (size_t)(heap_brk - __heap_start); }
-size_t walkit_heap_size(void) { return (size_t)(__heap_end - __heap_start); }
+size_t board_heap_used(void) { return (size_t)(heap_brk - __heap_start); }
+size_t board_heap_size(void) { return (size_t)(__heap_end - __heap_start); }
 
 int _write(int fd, const void *buf, size_t n)
 {
@@ -78,9 +81,9 @@ static void paint_stack(void)
         *w = STACK_PAINT;
 }
 
-size_t walkit_stack_size(void) { return (size_t)(__stack_top - __stack_limit); }
+size_t board_stack_size(void) { return (size_t)(__stack_top - __stack_limit); }
 
-size_t walkit_stack_used_max(void)
+size_t board_stack_used_max(void)
 {
     const uint32_t *w = (const uint32_t *)__stack_limit;
     while ((const char *)w < __stack_top && *w == STACK_PAINT) w++;
@@ -93,6 +96,12 @@ void board_start(void)
 {
     paint_stack();
     board_init();
+#if WALKIT_OS_PORT_BARE
+    /* The bare OS port has no clock of its own: it is given the board's before any code can
+     * call walkit_init(). */
+    static const walkit_os_bare_hooks os_hooks = { board_time_us, 0 };
+    walkit_os_bare_init(&os_hooks);
+#endif
     __libc_init_array();
     exit(main());
 }

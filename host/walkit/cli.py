@@ -67,7 +67,7 @@ def cmd_bootstrap(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .target import interactive
+    from .terminal import interactive
 
     return interactive(args.board, flash=args.flash, target=args.target)
 

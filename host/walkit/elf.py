@@ -1,4 +1,5 @@
-"""Minimal ELF and ``ar`` reader: symbol tables of images, objects and static libraries.
+"""Minimal ELF and ``ar`` reader: symbol tables and program headers of images, objects and static
+libraries.
 
 Standard library only, because the build runs it (link check, size report) possibly before the
 virtual environment exists.  Reads ELF32/ELF64 in either byte order; for archives, every member
@@ -17,6 +18,11 @@ SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 SHN_UNDEF = 0
 STT_FILE = 4
+PT_LOAD = 1
+
+# e_machine values of the architectures walkit meets, and their names for messages.
+MACHINE_NAMES = {3: "x86", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 40: "ARM", 62: "x86-64",
+                 183: "AArch64", 243: "RISC-V"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,15 @@ class Symbol:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One program header: what the loader maps (``type`` PT_LOAD) from ``[offset, offset +
+    filesz)`` of the file."""
+    type: int
+    offset: int
+    filesz: int
+
+
+@dataclass(frozen=True)
 class ElfFile:
     name: str            # path, or "archive.a(member.o)"
     machine: int
@@ -42,6 +57,7 @@ class ElfFile:
     etype: int           # 1 relocatable, 2 executable, 3 shared/PIE
     symbols: list[Symbol]
     has_symbol_table: bool  # False: stripped of .symtab and without .dynsym: nothing to read
+    segments: list[Segment]  # the program headers (none in a relocatable object)
 
 
 def _parse(data: bytes, name: str) -> ElfFile:
@@ -86,7 +102,24 @@ def _parse(data: bytes, name: str) -> ElfFile:
                 symbols.append(Symbol(sname, value, ssize, st_info & 15, st_info >> 4, shndx))
     except (struct.error, IndexError):
         raise WalkitError(f"{name}: corrupt or truncated ELF file") from None
-    return ElfFile(name, machine, is_64, little, etype, symbols, has_table)
+    try:
+        if is_64:
+            phoff, = struct.unpack_from(e + "Q", data, 32)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 54)
+        else:
+            phoff, = struct.unpack_from(e + "I", data, 28)
+            phentsize, phnum = struct.unpack_from(e + "HH", data, 42)
+        segments = []
+        for i in range(phnum):
+            off = phoff + i * phentsize
+            if is_64:
+                ptype, _flags, poff, _va, _pa, filesz = struct.unpack_from(e + "IIQQQQ", data, off)
+            else:
+                ptype, poff, _va, _pa, filesz = struct.unpack_from(e + "IIIII", data, off)
+            segments.append(Segment(ptype, poff, filesz))
+    except struct.error:
+        raise WalkitError(f"{name}: truncated program header table") from None
+    return ElfFile(name, machine, is_64, little, etype, symbols, has_table, segments)
 
 
 def _archive_members(data: bytes, name: str):

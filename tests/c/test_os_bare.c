@@ -1,5 +1,5 @@
 /* test_os_bare.c: unit tests of vfs/os/bare.c (single task, no scheduler), run on the host with
- * a board clock from the host's monotonic clock; driven by tests/test_os_bare.py.
+ * the host's monotonic clock given as the port's clock hook; driven by tests/test_os_bare.py.
  * Prints "ok <name>" / "FAIL <name>: why"; exit status = failures. */
 #include "../../vfs/os/bare.c"
 
@@ -10,7 +10,7 @@
 #include "sqlite3.h"
 #include "walkit.h"
 
-uint64_t board_time_us(void)
+static uint64_t host_time_us(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -46,9 +46,9 @@ int main(void)
     CHECK("sem_forever_empty_is_deadlock", walkit_os_sem_take(s, WALKIT_OS_FOREVER) == WALKIT_OS_DEADLOCK, "");
     /* With one task nobody else can give it: a finite timeout is as hopeless as forever, and
      * must not be spun out. */
-    uint64_t t0 = board_time_us();
+    uint64_t t0 = host_time_us();
     int rc = walkit_os_sem_take(s, 300);
-    uint64_t dt = board_time_us() - t0;
+    uint64_t dt = host_time_us() - t0;
     CHECK("sem_timeout_empty_is_deadlock_at_once", rc == WALKIT_OS_DEADLOCK && dt < 50000,
           "rc %d after %llu us", rc, (unsigned long long)dt);
     CHECK("sem_no_wait_empty_is_timeout", walkit_os_sem_take(s, WALKIT_OS_NO_WAIT) == WALKIT_OS_TIMEOUT, "");
@@ -56,6 +56,11 @@ int main(void)
     CHECK("sem_give_then_take", walkit_os_sem_take(s, WALKIT_OS_FOREVER) == WALKIT_OS_OK, "");
     walkit_os_sem_destroy(s);
 
+    /* Without a clock the port refuses to start: SQLite's own start-up fails, at once. */
+    CHECK("walkit_init_without_clock_fails", walkit_init() != SQLITE_OK, "");
+    walkit_os_bare_hooks hooks = { host_time_us, 0 };
+    CHECK("clock_hook_required", walkit_os_bare_init(&(walkit_os_bare_hooks){ NULL, 0 }) != 0, "");
+    CHECK("clock_hook", walkit_os_bare_init(&hooks) == 0, "");
     CHECK("walkit_init", walkit_init() == SQLITE_OK, "");
     /* A non-recursive SQLite mutex entered twice by the one task: a bug in the caller, which
      * the port reports (counted, logged) instead of hanging. */

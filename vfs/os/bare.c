@@ -10,18 +10,24 @@
  *     ordinary WALKIT_OS_TIMEOUT).
  * Interrupt handlers must not call walkit or SQLite (nor give walkit's semaphores).
  *
- * The board supplies the clock: board_time_us() (firmware/board.h), monotonic microseconds.
- * There is no real-time clock: the wall clock is WALKIT_BARE_EPOCH_MS (default 0, i.e. 1970)
- * plus the time since boot; define it at build time if dates matter. */
+ * The image supplies the clock through walkit_os_bare_init() (walkit_os_bare.h) before
+ * walkit_init(); the port depends on nothing else.  There is no real-time clock: the wall
+ * clock is the hooks' epoch_ms plus the monotonic time. */
 #include "os/os.h"
 
 #include <stdlib.h>
 
-#ifndef WALKIT_BARE_EPOCH_MS
-#define WALKIT_BARE_EPOCH_MS 0
-#endif
+#include "walkit_os_bare.h"
 
-extern uint64_t board_time_us(void); /* the board contract's clock */
+/* Set by walkit_os_bare_init() before walkit_init(); read-only while SQLite runs. */
+static walkit_os_bare_hooks hooks;
+
+int walkit_os_bare_init(const walkit_os_bare_hooks *h)
+{
+    if (!h || !h->monotonic_us) return -1;
+    hooks = *h;
+    return 0;
+}
 
 struct walkit_os_mutex {
     volatile int held;
@@ -31,7 +37,7 @@ struct walkit_os_sem {
     int full;
 };
 
-int walkit_os_init(void) { return WALKIT_OS_OK; }
+int walkit_os_init(void) { return hooks.monotonic_us ? WALKIT_OS_OK : WALKIT_OS_ERROR; }
 void walkit_os_end(void) { }
 
 walkit_os_mutex *walkit_os_mutex_create(void)
@@ -89,17 +95,14 @@ int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
 void *walkit_os_malloc(size_t n) { return malloc(n ? n : 1); }
 void walkit_os_free(void *p) { free(p); }
 
-uint64_t walkit_os_monotonic_us(void) { return board_time_us(); }
+uint64_t walkit_os_monotonic_us(void) { return hooks.monotonic_us(); }
 
-int64_t walkit_os_wall_ms(void)
-{
-    return (int64_t)WALKIT_BARE_EPOCH_MS + (int64_t)(board_time_us() / 1000u);
-}
+int64_t walkit_os_wall_ms(void) { return hooks.epoch_ms + (int64_t)(hooks.monotonic_us() / 1000u); }
 
 void walkit_os_sleep_us(uint32_t us)
 {
-    uint64_t end = board_time_us() + us;
-    while (board_time_us() < end) { }
+    uint64_t end = hooks.monotonic_us() + us;
+    while (hooks.monotonic_us() < end) { }
 }
 
 uintptr_t walkit_os_task_id(void) { return 1; }

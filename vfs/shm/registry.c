@@ -29,7 +29,7 @@ struct walkit_shm_node {
     void (*mode_free)(void *data);
 };
 
-/* All nodes of one VFS.  lock guards nodes and every node's next and nref.  Lock order:
+/* All nodes of one storage.  lock guards nodes and every node's next and nref.  Lock order:
  * registry lock before a node lock (attach/detach); lock calls take only the node lock. */
 struct walkit_shm_registry {
     walkit_os_mutex *lock;

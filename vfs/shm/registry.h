@@ -1,12 +1,14 @@
 /* registry.h: the WAL-index state walkit shares between connections of one address space,
  * independent of how a mode hands it to SQLite.
  *
- * Per database file (keyed by its full path within one VFS) a node holds the 32 KiB regions and
- * the 8 lock slots of SQLite's xShm* contract; per connection an attachment records which slots
- * it holds.  heap.c gives SQLite the node's regions directly; copy.c never gives SQLite any
- * shared memory: it keeps a private copy per attachment (conn.mode_data) and synchronises it
- * with a shared area of its own (node data, walkit_shm_node_data) around these same slots.
- * A node serves one mode at a time (the mode of its first attachment).
+ * One registry per storage backend (vfs.c's walkit_storage_state), shared by every VFS name
+ * registered on it.  Per database file (keyed by its normalised path within that storage) a
+ * node holds the 32 KiB regions and the 8 lock slots of SQLite's xShm* contract; per connection
+ * an attachment records which slots it holds.  heap.c gives SQLite the node's regions directly;
+ * copy.c never gives SQLite any shared memory: it keeps a private copy per attachment
+ * (mode_data) and synchronises it with a shared area of its own (the node's mode data,
+ * walkit_shm_node_data) around these same slots.  A node serves one mode at a time (the mode
+ * of its first attachment).
  *
  * Locks: walkit_shm_lock() checks and changes the slots atomically under the node's mutex.  A
  * request that conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout

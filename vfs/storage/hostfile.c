@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sqlite3.h"
 #include "storage/storage.h"
 #include "walkit_int.h"
 
@@ -214,7 +213,7 @@ const walkit_storage *walkit_storage_hostfile(const char *root_dir)
     fs->st.exists = host_exists;
     fs->st.destroy = host_destroy;
     fs->st.sector_size = 4096;
-    fs->st.iocap = SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+    fs->st.caps = WALKIT_ST_CAP_POWERSAFE_OVERWRITE;
     return &fs->st;
 }
 #endif /* WALKIT_HOSTED */

@@ -4,12 +4,12 @@
  * one OS mutex per filesystem.  littlefs keeps unsynced writes in each lfs_file_t's own cache,
  * invisible to other lfs_file_t handles on the same file; SQLite connections must see each
  * other's WAL appends before any sync.  So all walkit handles on one path share one lfs_file_t
- * (an lfs_shared, reference counted), which makes every write visible to every handle at once.
+ * (a wlfs_node, reference counted), which makes every write visible to every handle at once.
  *
  * Durability: littlefs is copy-on-write; lfs_file_sync() commits everything written to a file
  * since the previous sync as one atomic step, and a power loss before it loses those writes
- * whole without touching other data.  Hence SQLITE_IOCAP_POWERSAFE_OVERWRITE (no neighbouring
- * byte is ever damaged) and SQLITE_IOCAP_SAFE_APPEND (the size never grows ahead of the data);
+ * whole without touching other data.  Hence WALKIT_ST_CAP_POWERSAFE_OVERWRITE (no neighbouring
+ * byte is ever damaged) and WALKIT_ST_CAP_SAFE_APPEND (the size never grows ahead of the data);
  * not SEQUENTIAL (writes to different files are not committed in order without a sync) and not
  * ATOMIC (SQLite must still journal).  The sector size reported is the flash's program size.
  *
@@ -37,7 +37,6 @@
 #include <string.h>
 
 #include "lfs.h"
-#include "sqlite3.h"
 #include "storage/storage.h"
 #include "walkit_int.h"
 
@@ -48,38 +47,39 @@
 #define WALKIT_LFS_RESERVE_COPIES 2
 #endif
 
-/* One open littlefs file.  path is NULL once the name was removed (the handle lives on until
- * the last walkit handle closes).  database: some handle was opened WALKIT_ST_DATABASE.  All
- * fields guarded by lfs_fs.lock. */
-typedef struct lfs_shared {
-    struct lfs_shared *next;
+/* One path open through the backend: the one lfs_file_t that its nopen walkit handles share.
+ * path is NULL once the name was removed (the node lives on until the last handle closes).
+ * database: some handle was opened WALKIT_ST_DATABASE.  All fields guarded by wlfs_fs.lock. */
+typedef struct wlfs_node {
+    struct wlfs_node *next;
     char *path;
     int nopen;
     int database;
     lfs_file_t file;
-} lfs_shared;
+} wlfs_node;
 
 /* lock guards every lfs_* call on lfs and the open list; next is guarded by the global lock. */
-typedef struct lfs_fs {
+typedef struct wlfs_fs {
     walkit_storage st; /* first: the public handle is &fs->st */
-    struct lfs_fs *next;
+    struct wlfs_fs *next;
     lfs_t *lfs;
     walkit_os_mutex *lock;
-    lfs_shared *open;
-} lfs_fs;
+    wlfs_node *open;
+} wlfs_fs;
 
 /* Every live backend, so that a second one on the same lfs_t is refused: it would serialise
  * littlefs with a second mutex (littlefs is not re-entrant) and give a path a second lfs_file_t
  * (whose unsynced writes the first cannot see), and its files a second lock table.  Guarded by
  * walkit_global_lock(). */
-static lfs_fs *backends;
+static wlfs_fs *backends;
 
 struct walkit_storage_file {
-    lfs_shared *sh;
+    wlfs_node *sh;
     int readonly;
 };
 
-static int lfs_err(int err)
+/* littlefs's result (a count or LFS_ERR_*) as the storage contract's WALKIT_ST_* code. */
+static int wlfs_rc(int err)
 {
     if (err >= 0) return WALKIT_ST_OK;
     switch (err) {
@@ -97,21 +97,21 @@ static int lfs_err(int err)
     }
 }
 
-static lfs_shared **lfs_find(lfs_fs *fs, const char *path)
+static wlfs_node **wlfs_find(wlfs_fs *fs, const char *path)
 {
-    lfs_shared **pp = &fs->open;
+    wlfs_node **pp = &fs->open;
     while (*pp && strcmp((*pp)->path, path) != 0) pp = &(*pp)->next;
     return pp;
 }
 
 static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage_file **out)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     int rc = WALKIT_ST_OK;
     walkit_storage_file *f = walkit_alloc(sizeof *f);
     if (!f) return WALKIT_ST_NOMEM;
     walkit_mutex_enter(fs->lock, "littlefs open");
-    lfs_shared *sh = *lfs_find(fs, path);
+    wlfs_node *sh = *wlfs_find(fs, path);
     if (sh && (flags & WALKIT_ST_CREATE) && (flags & WALKIT_ST_EXCL)) {
         rc = WALKIT_ST_EXIST;
     } else if (!sh) {
@@ -123,7 +123,7 @@ static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage
             int lf = LFS_O_RDWR;
             if (flags & WALKIT_ST_CREATE) lf |= LFS_O_CREAT;
             if (flags & WALKIT_ST_EXCL) lf |= LFS_O_EXCL;
-            rc = lfs_err(lfs_file_open(fs->lfs, &sh->file, path, lf));
+            rc = wlfs_rc(lfs_file_open(fs->lfs, &sh->file, path, lf));
         }
         if (rc == WALKIT_ST_OK) {
             sh->next = fs->open;
@@ -148,21 +148,21 @@ static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage
 
 static int wlfs_close(void *ctx, walkit_storage_file *f)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     int rc = WALKIT_ST_OK;
     walkit_mutex_enter(fs->lock, "littlefs close");
-    lfs_shared *sh = f->sh;
+    wlfs_node *sh = f->sh;
     if (--sh->nopen == 0) {
         if (sh->path) {
-            lfs_shared **pp = lfs_find(fs, sh->path);
+            wlfs_node **pp = wlfs_find(fs, sh->path);
             *pp = sh->next;
         }
         /* lfs_file_close() commits, but not a file marked errored by a failed write: it would
          * drop every handle's unsynced writes and report success.  Commit first (a successful
          * sync clears the mark) and report its failure: SQLite must not take a close that lost
          * data for a clean one.  The file is closed either way. */
-        int sync_rc = lfs_err(lfs_file_sync(fs->lfs, &sh->file));
-        rc = lfs_err(lfs_file_close(fs->lfs, &sh->file));
+        int sync_rc = wlfs_rc(lfs_file_sync(fs->lfs, &sh->file));
+        rc = wlfs_rc(lfs_file_close(fs->lfs, &sh->file));
         if (rc == WALKIT_ST_OK) rc = sync_rc;
         walkit_free(sh->path);
         walkit_free(sh);
@@ -175,16 +175,16 @@ static int wlfs_close(void *ctx, walkit_storage_file *f)
 static int wlfs_read(void *ctx, walkit_storage_file *f, uint64_t off, void *buf, size_t n,
                      size_t *got)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     int rc;
     *got = 0;
     if (off > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_OK; /* beyond any littlefs file */
     walkit_mutex_enter(fs->lock, "littlefs read");
     lfs_soff_t pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
-    rc = lfs_err((int)pos);
+    rc = wlfs_rc((int)pos);
     if (rc == WALKIT_ST_OK) {
         lfs_ssize_t r = lfs_file_read(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
-        rc = lfs_err((int)r);
+        rc = wlfs_rc((int)r);
         if (r > 0) *got = (size_t)r;
     }
     walkit_mutex_leave(fs->lock, "littlefs read");
@@ -214,7 +214,7 @@ static int mark_used(void *p, lfs_block_t b)
 
 /* Blocks in use, or a negative LFS_ERR_*.  Without memory for the map, lfs_fs_size()'s
  * overcount (a refusal too early is safe, one too late is not). */
-static lfs_ssize_t used_blocks(lfs_fs *fs)
+static lfs_ssize_t used_blocks(wlfs_fs *fs)
 {
     used_map m = { NULL, 0, fs->lfs->block_count };
     m.bits = walkit_alloc_zero((m.nblocks + 7) / 8);
@@ -224,7 +224,7 @@ static lfs_ssize_t used_blocks(lfs_fs *fs)
     return err < 0 ? (lfs_ssize_t)err : (lfs_ssize_t)m.count;
 }
 
-static uint64_t blocks_of(const lfs_fs *fs, uint64_t bytes)
+static uint64_t blocks_of(const wlfs_fs *fs, uint64_t bytes)
 {
     uint64_t bs = fs->lfs->cfg->block_size;
     return (bytes + bs - 1) / bs;
@@ -234,20 +234,20 @@ static uint64_t blocks_of(const lfs_fs *fs, uint64_t bytes)
  * (see the top of this file; lock held): WALKIT_ST_OK, WALKIT_ST_NOSPC, or the error that
  * stopped the measurement.  Growth within the file's last block takes no new block beyond
  * the reserve's own and is not measured. */
-static int reserve_allows(lfs_fs *fs, lfs_shared *sh, uint64_t end)
+static int reserve_allows(wlfs_fs *fs, wlfs_node *sh, uint64_t end)
 {
     lfs_soff_t size = lfs_file_size(fs->lfs, &sh->file);
-    if (size < 0) return lfs_err((int)size);
+    if (size < 0) return wlfs_rc((int)size);
     uint64_t have = blocks_of(fs, (uint64_t)size), want = blocks_of(fs, end);
     if (want <= have) return WALKIT_ST_OK;
     uint64_t largest = sh->database ? want : 0;
-    for (lfs_shared *o = fs->open; o; o = o->next) {
+    for (wlfs_node *o = fs->open; o; o = o->next) {
         if (!o->database || o == sh) continue;
         lfs_soff_t s = lfs_file_size(fs->lfs, &o->file);
         if (s > 0 && blocks_of(fs, (uint64_t)s) > largest) largest = blocks_of(fs, (uint64_t)s);
     }
     lfs_ssize_t used = used_blocks(fs);
-    if (used < 0) return lfs_err((int)used);
+    if (used < 0) return wlfs_rc((int)used);
     uint64_t total = fs->lfs->block_count, reserve =
         (uint64_t)WALKIT_LFS_RESERVE_BLOCKS + (uint64_t)WALKIT_LFS_RESERVE_COPIES * largest;
     uint64_t free_blocks = total > (uint64_t)used ? total - (uint64_t)used : 0;
@@ -256,7 +256,7 @@ static int reserve_allows(lfs_fs *fs, lfs_shared *sh, uint64_t end)
 
 static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const void *buf, size_t n)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     int rc;
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (off + n > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
@@ -265,11 +265,11 @@ static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const voi
     lfs_soff_t pos = 0;
     if (rc == WALKIT_ST_OK) {
         pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
-        rc = lfs_err((int)pos);
+        rc = wlfs_rc((int)pos);
     }
     if (rc == WALKIT_ST_OK) {
         lfs_ssize_t w = lfs_file_write(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
-        rc = lfs_err((int)w);
+        rc = wlfs_rc((int)w);
         if (rc == WALKIT_ST_OK && (size_t)w != n) rc = WALKIT_ST_NOSPC;
     }
     walkit_mutex_leave(fs->lock, "littlefs write");
@@ -278,48 +278,48 @@ static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const voi
 
 static int wlfs_truncate(void *ctx, walkit_storage_file *f, uint64_t size)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (size > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
     walkit_mutex_enter(fs->lock, "littlefs truncate");
     int rc = reserve_allows(fs, f->sh, size);
-    if (rc == WALKIT_ST_OK) rc = lfs_err(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
+    if (rc == WALKIT_ST_OK) rc = wlfs_rc(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
     walkit_mutex_leave(fs->lock, "littlefs truncate");
     return rc;
 }
 
 static int wlfs_sync(void *ctx, walkit_storage_file *f, int data_only)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     (void)data_only; /* littlefs commits data and size together */
     walkit_mutex_enter(fs->lock, "littlefs sync");
-    int rc = lfs_err(lfs_file_sync(fs->lfs, &f->sh->file));
+    int rc = wlfs_rc(lfs_file_sync(fs->lfs, &f->sh->file));
     walkit_mutex_leave(fs->lock, "littlefs sync");
     return rc;
 }
 
 static int wlfs_size(void *ctx, walkit_storage_file *f, uint64_t *size)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     walkit_mutex_enter(fs->lock, "littlefs size");
     lfs_soff_t s = lfs_file_size(fs->lfs, &f->sh->file);
     walkit_mutex_leave(fs->lock, "littlefs size");
-    if (s < 0) return lfs_err((int)s);
+    if (s < 0) return wlfs_rc((int)s);
     *size = (uint64_t)s;
     return WALKIT_ST_OK;
 }
 
 static int wlfs_remove(void *ctx, const char *path, int sync_dir)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     (void)sync_dir; /* a littlefs directory commit is durable when lfs_remove returns */
     walkit_mutex_enter(fs->lock, "littlefs remove");
-    int rc = lfs_err(lfs_remove(fs->lfs, path));
+    int rc = wlfs_rc(lfs_remove(fs->lfs, path));
     if (rc == WALKIT_ST_OK) {
         /* The open handle (if any) is orphaned by littlefs: it still reads, never commits. */
-        lfs_shared **pp = lfs_find(fs, path);
+        wlfs_node **pp = wlfs_find(fs, path);
         if (*pp) {
-            lfs_shared *sh = *pp;
+            wlfs_node *sh = *pp;
             *pp = sh->next;
             walkit_free(sh->path);
             sh->path = NULL;
@@ -331,21 +331,21 @@ static int wlfs_remove(void *ctx, const char *path, int sync_dir)
 
 static int wlfs_exists(void *ctx, const char *path)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     struct lfs_info info;
     walkit_mutex_enter(fs->lock, "littlefs stat");
     int err = lfs_stat(fs->lfs, path, &info);
     walkit_mutex_leave(fs->lock, "littlefs stat");
     if (err == LFS_ERR_NOENT) return 0;
-    return err < 0 ? lfs_err(err) : info.type == LFS_TYPE_REG; /* a directory is not a file */
+    return err < 0 ? wlfs_rc(err) : info.type == LFS_TYPE_REG; /* a directory is not a file */
 }
 
 static void wlfs_destroy(void *ctx)
 {
-    lfs_fs *fs = ctx;
+    wlfs_fs *fs = ctx;
     walkit_os_mutex *global = walkit_global_lock(); /* exists: the constructor made it */
     walkit_mutex_enter(global, "littlefs destroy");
-    lfs_fs **pp = &backends;
+    wlfs_fs **pp = &backends;
     while (*pp && *pp != fs) pp = &(*pp)->next;
     if (*pp) *pp = fs->next;
     walkit_mutex_leave(global, "littlefs destroy");
@@ -358,7 +358,7 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
     if (!lfs || !lfs->cfg) return NULL; /* not mounted */
     walkit_os_mutex *global = walkit_global_lock();
     if (!global) return NULL;
-    lfs_fs *fs = walkit_alloc_zero(sizeof *fs);
+    wlfs_fs *fs = walkit_alloc_zero(sizeof *fs);
     if (!fs) return NULL;
     fs->lfs = lfs;
     fs->lock = walkit_os_mutex_create();
@@ -367,7 +367,7 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
         return NULL;
     }
     walkit_mutex_enter(global, "littlefs backend");
-    lfs_fs *other = backends;
+    wlfs_fs *other = backends;
     while (other && other->lfs != lfs) other = other->next;
     if (!other) {
         fs->next = backends;
@@ -375,8 +375,8 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
     }
     walkit_mutex_leave(global, "littlefs backend");
     if (other) {
-        sqlite3_log(SQLITE_MISUSE, "walkit: this lfs_t already has a littlefs backend: register "
-                                   "every VFS name on that one");
+        walkit_misuse("this lfs_t already has a littlefs backend: register every VFS name on "
+                      "that one");
         walkit_os_mutex_destroy(fs->lock);
         walkit_free(fs);
         return NULL;
@@ -394,6 +394,6 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
     fs->st.exists = wlfs_exists;
     fs->st.destroy = wlfs_destroy;
     fs->st.sector_size = lfs->cfg->prog_size;
-    fs->st.iocap = SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SAFE_APPEND;
+    fs->st.caps = WALKIT_ST_CAP_POWERSAFE_OVERWRITE | WALKIT_ST_CAP_SAFE_APPEND;
     return &fs->st;
 }

@@ -2,12 +2,11 @@
  *
  * Files are byte arrays that grow by doubling.  A failed allocation while growing is a full
  * medium (WALKIT_ST_NOSPC, i.e. SQLITE_FULL): memory is this backend's disk.  Nothing survives
- * a reset, so every SQLITE_IOCAP_* guarantee about power loss holds trivially and sync has
+ * a reset, so every WALKIT_ST_CAP_* guarantee about power loss holds trivially and sync has
  * nothing to do.  Each walkit_storage_ram() call makes a new, empty filesystem.
  */
 #include <string.h>
 
-#include "sqlite3.h"
 #include "storage/storage.h"
 #include "walkit_int.h"
 
@@ -226,7 +225,7 @@ const walkit_storage *walkit_storage_ram(void)
     /* Writes are memcpy under one mutex: atomic at any size, in order, never torn; a power
      * loss erases everything, so no guarantee about surviving data can be broken. */
     fs->st.sector_size = 512;
-    fs->st.iocap = SQLITE_IOCAP_ATOMIC | SQLITE_IOCAP_SAFE_APPEND | SQLITE_IOCAP_SEQUENTIAL |
-                   SQLITE_IOCAP_POWERSAFE_OVERWRITE;
+    fs->st.caps = WALKIT_ST_CAP_ATOMIC | WALKIT_ST_CAP_SAFE_APPEND | WALKIT_ST_CAP_SEQUENTIAL |
+                  WALKIT_ST_CAP_POWERSAFE_OVERWRITE;
     return &fs->st;
 }

@@ -46,6 +46,13 @@
                                  journals and WALs are mostly appended.  A hint: a
                                  copy-on-write backend keeps room to rewrite it (littlefs.c). */
 
+/* What a medium guarantees when power is lost (the `caps` field): a backend sets the bits that
+ * hold, and the VFS reports each as its SQLITE_IOCAP_* namesake (xDeviceCharacteristics). */
+#define WALKIT_ST_CAP_ATOMIC 1u     /* any write lands whole or not at all */
+#define WALKIT_ST_CAP_SAFE_APPEND 2u /* a file's size never grows ahead of its data */
+#define WALKIT_ST_CAP_SEQUENTIAL 4u /* writes (also to different files) land in issue order */
+#define WALKIT_ST_CAP_POWERSAFE_OVERWRITE 8u /* a torn write damages no byte outside it */
+
 typedef struct walkit_storage_file walkit_storage_file; /* defined by each backend */
 
 struct walkit_storage {
@@ -75,7 +82,7 @@ struct walkit_storage {
 
     /* Honest properties of the medium, reported to SQLite as they are. */
     uint32_t sector_size; /* xSectorSize: the unit a power loss can tear */
-    uint32_t iocap;       /* xDeviceCharacteristics: SQLITE_IOCAP_* bits that hold */
+    uint32_t caps;        /* WALKIT_ST_CAP_* bits that hold (xDeviceCharacteristics) */
 };
 
 #endif /* WALKIT_STORAGE_H */

@@ -1,284 +1,23 @@
-"""The target's SQL console from the host: a logged byte link and the machine-mode client.
-
-One client for every user: the pytest fixtures, ``walkit demo`` and ``walkit run`` all talk to
-the firmware through :class:`ConsoleLink` (bytes, log, waits with timeouts) and, in machine
-mode, :class:`Console` (framed requests and replies, docs/console.md).  :class:`ConsoleSession`
-puts the :mod:`walkit.sql` interface on top, so a scenario written for the host-native build
-runs unchanged against a target.
-
-Every wait has a deadline.  When it passes, or the target goes away while we wait, the
-exception carries the last console output (and whatever the caller adds about the process),
-because "timed out" alone never explains a hang.
-"""
+"""The console's machine mode (docs/console.md): framed requests and replies over a
+:class:`~walkit.console.link.ConsoleLink`."""
 
 from __future__ import annotations
 
 import re
-import socket
-import struct
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from . import WalkitError
-from .sql import SqlError
+from .. import WalkitError
+from ..sql import SqlError
+from .codec import decode_value, encode_value
+from .errors import ConsoleProtocolError, TargetTimeout
+from .link import ConsoleLink
 
-READY_LINE = b"walkit: ready"
-DEFAULT_TIMEOUT = 30.0
-TAIL_BYTES = 3000
-LOG_MEMORY = 8 << 20
-
-
-class TargetError(WalkitError):
-    """The target did not do what was asked; ``console_tail`` is its last console output."""
-
-    def __init__(self, message: str, console_tail: str = "", detail: str = ""):
-        self.console_tail = console_tail
-        self.detail = detail
-        text = message
-        if detail:
-            text += "\n" + detail
-        text += "\n--- last console output ---\n" + (console_tail or "(nothing)") + "\n---"
-        super().__init__(text)
-
-
-class TargetTimeout(TargetError):
-    """A wait on the target ran out of time."""
-
-
-class TargetGone(TargetError):
-    """The target stopped (crashed, exited or was cut) while we waited on it."""
-
-
-class ConsoleProtocolError(TargetError):
-    """The target sent a line that breaks the machine-mode grammar, or a reply that answers no
-    outstanding request (see :class:`Console`)."""
-
-
-# ---- the byte link ------------------------------------------------------------------------------
-
-
-class ConsoleLink:
-    """A connected console socket, read by a thread into a buffer and a log file.
-
-    ``context(gone)`` is called when a wait fails, to add what the caller knows (process state,
-    exit status, the emulator's own log) to the error; ``gone`` says the console went away.
-    """
-
-    def __init__(self, sock: socket.socket, log_path: Path | None = None,
-                 context: Callable[[bool], str] | None = None,
-                 on_data: Callable[[bytes], None] | None = None):
-        self._sock = sock
-        self._cond = threading.Condition()
-        self._buf = bytearray()     # not yet consumed by read_line()/expect()
-        self._log = bytearray()     # everything ever received
-        self._eof = False
-        self._context = context or (lambda gone: "")
-        self._on_data = on_data
-        self._logf = open(log_path, "ab", buffering=0) if log_path else None
-        self._thread = threading.Thread(target=self._reader, name="walkit-console", daemon=True)
-        self._thread.start()
-
-    def _reader(self) -> None:
-        while True:
-            try:
-                data = self._sock.recv(65536)
-            except OSError:
-                data = b""
-            with self._cond:
-                if not data:
-                    self._eof = True
-                    self._cond.notify_all()
-                    return
-                self._buf += data
-                self._log += data
-                if len(self._log) > LOG_MEMORY:  # the file has everything; memory the tail
-                    del self._log[:len(self._log) - LOG_MEMORY // 2]
-                if self._logf:
-                    self._logf.write(data)
-                self._cond.notify_all()
-            if self._on_data:
-                self._on_data(data)
-
-    @property
-    def eof(self) -> bool:
-        return self._eof
-
-    def log_bytes(self) -> bytes:
-        with self._cond:
-            return bytes(self._log)
-
-    def tail(self, n: int = TAIL_BYTES) -> str:
-        with self._cond:
-            data = bytes(self._log[-n:])
-        return data.decode("utf-8", "replace")
-
-    def discard(self) -> None:
-        """Drops the unconsumed output (the log keeps it)."""
-        with self._cond:
-            self._buf.clear()
-
-    def write(self, data: bytes, log: bool = False) -> None:
-        """Sends bytes.  With ``log``, the line also goes into the console log as ``>> line``
-        (machine-mode requests: the firmware does not echo them, and a log without the
-        questions explains little)."""
-        if log:
-            with self._cond:
-                entry = b">> " + data.rstrip(b"\n") + b"\n"
-                self._log += entry
-                if self._logf:
-                    self._logf.write(entry)
-        try:
-            self._sock.sendall(data)
-        except OSError as e:
-            raise self._gone(f"cannot write to the console: {e}") from None
-
-    def error(self, cls: type[TargetError], what: str, gone: bool = False) -> TargetError:
-        """``cls(what)`` carrying the console tail and what the owner knows (process state,
-        the emulator's output)."""
-        return cls(what, self.tail(), self._context(gone))
-
-    def _gone(self, what: str) -> TargetGone:
-        return self.error(TargetGone, what, gone=True)
-
-    def _timeout(self, what: str, timeout: float) -> TargetTimeout:
-        return self.error(TargetTimeout, f"{what}: no answer within {timeout:.1f} s")
-
-    def _take(self, take, timeout: float, what: str):
-        """Waits until ``take(buffer)`` (called under the lock) returns something other than
-        None, and returns that; the one wait loop behind every read, so each has a deadline and
-        ends with the console tail when the target stops or stays silent."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                got = take(self._buf)
-                if got is not None:
-                    return got
-                if self._eof:
-                    raise self._gone(f"{what}: the target stopped")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise self._timeout(what, timeout)
-                self._cond.wait(left)
-
-    def read_line(self, timeout: float, what: str = "waiting for a console line") -> bytes:
-        """The next line (without CR LF) of what arrived since the last read."""
-        def take(buf: bytearray):
-            i = buf.find(b"\n")
-            if i < 0:
-                return None
-            line = bytes(buf[:i])
-            del buf[:i + 1]
-            return line.rstrip(b"\r")
-
-        return self._take(take, timeout, what)
-
-    def expect(self, pattern: bytes, timeout: float, what: str | None = None) -> re.Match:
-        """Consumes output up to and including the first match of a regular expression.  The
-        match's ``string`` is the output it was found in, so ``m.string[:m.start()]`` is what
-        came before it."""
-        rx = re.compile(pattern)
-
-        def take(buf: bytearray):
-            # Search a copy: the match must keep its text after the buffer is consumed.
-            m = rx.search(bytes(buf))
-            if m:
-                del buf[:m.end()]
-            return m
-
-        return self._take(take, timeout, what or f"waiting for {pattern!r}")
-
-    def wait_eof(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._eof:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def close(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._thread.join(timeout=5)
-        if self._logf:
-            self._logf.close()
-            self._logf = None
-
-
-# ---- the value codec (docs/console.md) -------------------------------------------------------
-
-_TEXT_SAFE = frozenset(range(0x21, 0x7F)) - {ord("%")}
-_HEX = "0123456789ABCDEF"
-
-
-def encode_text_bytes(data: bytes) -> str:
-    return "T" + "".join(chr(b) if b in _TEXT_SAFE else "%" + _HEX[b >> 4] + _HEX[b & 15]
-                         for b in data)
-
-
-def encode_value(v: Any) -> str:
-    """One value token.  ``str`` is sent as UTF-8 (lone surrogates from ``surrogateescape``
-    decoding become the bytes they stand for, so any byte string survives as TEXT)."""
-    if v is None:
-        return "N"
-    if isinstance(v, bool):
-        v = int(v)
-    if isinstance(v, int):
-        if not -(1 << 63) <= v < (1 << 63):
-            raise OverflowError(f"integer {v} does not fit SQLite's 64 bits")
-        return f"I{v}"
-    if isinstance(v, float):
-        return "F" + struct.pack(">d", v).hex()
-    if isinstance(v, str):
-        return encode_text_bytes(v.encode("utf-8", "surrogateescape"))
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return "B" + bytes(v).hex()
-    raise TypeError(f"cannot send a {type(v).__name__} to SQLite (None, int, float, str, bytes)")
-
-
-def _unescape(tok: str) -> bytes:
-    out = bytearray()
-    i, n = 0, len(tok)
-    while i < n:
-        c = tok[i]
-        if c == "%":
-            if i + 3 > n:
-                raise ValueError("truncated %XX escape")
-            out.append(int(tok[i + 1:i + 3], 16))
-            i += 3
-        else:
-            if not 0x21 <= ord(c) < 0x7F:
-                raise ValueError(f"raw byte {ord(c):#x} in a text token")
-            out.append(ord(c))
-            i += 1
-    return bytes(out)
-
-
-def decode_value(tok: str) -> Any:
-    """The inverse of :func:`encode_value`; TEXT decodes as UTF-8 with ``surrogateescape``."""
-    kind, body = tok[:1], tok[1:]
-    if kind == "N" and not body:
-        return None
-    if kind == "I":
-        return int(body)
-    if kind == "F" and len(body) == 16:
-        return struct.unpack(">d", bytes.fromhex(body))[0]
-    if kind == "T":
-        return _unescape(body).decode("utf-8", "surrogateescape")
-    if kind == "B" and len(body) % 2 == 0:
-        return bytes.fromhex(body)
-    raise ValueError(f"bad value token {tok[:40]!r}")
-
-
-# ---- machine mode ---------------------------------------------------------------------------
+READY_LINE = b"walkit: ready"  # the firmware's line when its console takes commands
+DEFAULT_TIMEOUT = 30.0         # seconds a request may take unless told otherwise
 
 
 @dataclass
@@ -492,11 +231,11 @@ class Console:
         while not entry.done:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise self.link._timeout(what, timeout)
+                raise self.link.timeout_error(what, timeout)
             try:
                 line = self.link.read_line(left, what)
             except TargetTimeout:  # say the request's timeout, not what was left of it
-                raise self.link._timeout(what, timeout) from None
+                raise self.link.timeout_error(what, timeout) from None
             self._file(line)
         self._forget(entry)
         return self._decode(entry, what)
@@ -596,71 +335,3 @@ class Console:
 
     def ping(self, timeout: float | None = None) -> None:
         self.request(".ping", timeout=timeout)
-
-
-# ---- the walkit.sql interface ---------------------------------------------------------------
-
-
-class ConsoleConnection:
-    """A named connection on the target (walkit.sql.Connection)."""
-
-    def __init__(self, console: Console, name: str, path: str):
-        self.console = console
-        self.name = name
-        self.path = path
-        self.closed = False
-        self.last: Result | None = None
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        if self.closed:
-            raise SqlError(21, "connection is closed", sql)
-        self.last = self.console.sql(self.name, sql, params)
-        return self.last.rows
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.console.close_conn(self.name)
-
-
-class ConsoleSession:
-    """Connections on a target's flash filesystem (walkit.sql.Session)."""
-
-    def __init__(self, console: Console, on_close: Callable[[], None] | None = None):
-        self.console = console
-        self._on_close = on_close
-        self._conns: list[ConsoleConnection] = []
-
-    def connect(self, path: str) -> ConsoleConnection:
-        name = self.console.new_connection_name()
-        self.console.open(name, path)
-        conn = ConsoleConnection(self.console, name, path)
-        self._conns.append(conn)
-        return conn
-
-    def exists(self, path: str) -> bool:
-        """Whether ``path`` names a file or directory (paths are absolute on the target; a
-        relative one is taken from the root, as the VFS does)."""
-        parent, _, name = ("/" + path.lstrip("/")).rpartition("/")
-        try:
-            return any(entry[0] == name for entry in self.console.ls(parent or "/"))
-        except SqlError as e:
-            if e.code == 12:  # SQLITE_NOTFOUND: the console's "no such file or directory"
-                return False
-            raise
-
-    def __enter__(self) -> "ConsoleSession":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        try:
-            for c in self._conns:
-                if not c.closed:
-                    c.close()
-        finally:
-            self._conns.clear()
-            if self._on_close:
-                self._on_close()

@@ -1,9 +1,8 @@
-"""QEMU for the harness: the command line from ``board.toml`` and a small synchronous QMP client.
+"""A small synchronous QMP client for the QEMU driver (``qemu.qmp.QMPClient`` on a private event
+loop, so the harness stays synchronous).
 
-The harness listens on both Unix sockets (console and QMP) *before* QEMU starts, and QEMU
-connects to them as a client.  Nothing the guest prints can be lost to a race (the connection
-exists before the first guest instruction), and a QEMU that dies during start-up is noticed as
-"never connected" instead of a connect() retry loop against a socket file that may never appear.
+The harness listens on the QMP socket before QEMU starts and QEMU connects to it as a client,
+as it does for the console (see :mod:`walkit.target.qemu`).
 """
 
 from __future__ import annotations
@@ -11,26 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from . import WalkitError
-from .boards import Board
-
-
-def qemu_command(board: Board, image: Path, flash: Path, console_sock: Path,
-                 qmp_sock: Path) -> list[str]:
-    """The full QEMU argv: the board's own ``qemu_args``, then what the harness adds."""
-    if not board.qemu_binary:
-        raise WalkitError(f"board {board.name}: [run] qemu_binary is not set")
-    cmd = [board.qemu_binary, *board.qemu_args, "-kernel", str(image),
-           "-chardev", f"socket,id=walkit-console,path={console_sock}",
-           "-serial", "chardev:walkit-console",
-           "-qmp", f"unix:{qmp_sock}"]
-    if board.flash and board.flash.qemu_drive:
-        # QEMU parses -drive as key=value pairs separated by commas; a comma in the path would
-        # be read as the start of another key.
-        if "," in str(flash):
-            raise WalkitError(f"flash image path must not contain a comma: {flash}")
-        cmd += ["-drive", f"{board.flash.qemu_drive},file={flash}"]
-    return cmd
+from .. import WalkitError
 
 
 class QmpError(WalkitError):

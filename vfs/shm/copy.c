@@ -10,21 +10,21 @@
  * Lock slots, attachment and the per-file node are registry.c's, exactly as in heap mode.
  *
  * The rules (docs/vfs.md "Copy mode" gives the argument for each, against wal.c):
- *   every xShmLock call: release before it (lock or unlock, shared or exclusive), acquire
- *   after it whatever its result (granted, refused, or an unlock); every xShmBarrier: release
- *   then acquire; xShmMap of a region not mapped yet: copy it from the area; xShmUnmap:
- *   release.  Every acquire diffs every mapped region in full.  So at each of these calls the
- *   connection's view is exactly the area, as a shared mapping would be after a full fence.
+ *   release before every unlock (shared or exclusive); acquire after every xShmLock call,
+ *   whatever its result (granted, refused, or an unlock); every xShmBarrier: release then
+ *   acquire; xShmMap of a region not mapped yet: copy it from the area; xShmUnmap: release.
+ *   Every acquire diffs every mapped region in full.  So after each lock call and barrier the
+ *   connection's view is the area, and before each unlock and barrier the area has its writes.
  * One optimisation, exact by construction: the node counts releases that changed the area
  * (gen); an acquire by a connection that saw the current gen has nothing to copy and skips
  * reading the area.
  *
  * Compile-time switches, for tests (each disables what it names; docs/vfs.md):
  *   WALKIT_SHM_COPY_RULES: a mask of the COPY_* rule bits below (default: all).  Bits off
- *     give weaker variants; 0 is the rule set of ncruces/go-sqlite3's shm_copy.go (acquire
- *     only after a granted lock and at map, release only before an exclusive unlock and at
- *     unmap, a barrier acquires then releases, an acquire is skipped when region 0's 136-byte
- *     header is unchanged), kept to show that the stress catches it.
+ *     give weaker variants; COPY_RULES_NCRUCES is the rule set of ncruces/go-sqlite3's
+ *     shm_copy.go (acquire only after a granted lock and at map, release only before an
+ *     exclusive unlock and at unmap, a barrier acquires then releases, an acquire is skipped
+ *     when region 0's 136-byte header is unchanged), kept to show that the stress catches it.
  *   WALKIT_SHM_COPY_DEBUG=1: every bracket first checks a checksum of the whole area taken at
  *     the end of the previous bracket, and aborts (after sqlite3_log) on a mismatch: anything
  *     but the transport that touched the area is caught at the next synchronisation.
@@ -45,14 +45,18 @@
 #include "shm/registry.h"
 #include "vfs.h"
 
-#define COPY_RELEASE_BEFORE_LOCK 0x01   /* release before a lock request, not only unlocks */
-#define COPY_RELEASE_BEFORE_UNLOCK 0x02 /* release before every unlock, shared ones too */
-#define COPY_ACQUIRE_AFTER_REFUSED 0x04 /* acquire after a refused lock request too */
-#define COPY_ACQUIRE_AFTER_UNLOCK 0x08  /* acquire after an unlock too */
-#define COPY_BARRIER_RELEASE_FIRST 0x10 /* a barrier releases before it acquires */
-#define COPY_FULL_REGIONS 0x20          /* never skip an acquire on an unchanged header */
-#define COPY_GENERATION 0x40            /* skip reading an area nobody changed (exact) */
-#define COPY_RULES_ALL 0x7f
+#define COPY_ACQUIRE_AFTER_GRANTED 0x01  /* acquire after a granted lock request */
+#define COPY_RELEASE_BEFORE_EXCL_UNLOCK 0x02 /* release before an exclusive unlock */
+#define COPY_BARRIER_SYNC 0x04          /* a barrier releases and acquires */
+#define COPY_RELEASE_BEFORE_SHARED_UNLOCK 0x08 /* release before a shared unlock too */
+#define COPY_ACQUIRE_AFTER_REFUSED 0x10 /* acquire after a refused lock request too */
+#define COPY_ACQUIRE_AFTER_UNLOCK 0x20  /* acquire after an unlock too */
+#define COPY_BARRIER_RELEASE_FIRST 0x40 /* a barrier releases before it acquires */
+#define COPY_FULL_REGIONS 0x80          /* never skip an acquire on an unchanged header */
+#define COPY_GENERATION 0x100           /* skip reading an area nobody changed (exact) */
+#define COPY_RULES_ALL 0x1ff
+/* shm_copy.go's rule set, for the test that shows the stress catches it. */
+#define COPY_RULES_NCRUCES (COPY_ACQUIRE_AFTER_GRANTED | COPY_RELEASE_BEFORE_EXCL_UNLOCK | COPY_BARRIER_SYNC)
 
 #ifndef WALKIT_SHM_COPY_RULES
 #define WALKIT_SHM_COPY_RULES COPY_RULES_ALL
@@ -418,12 +422,13 @@ int walkit_copy_shm_lock(sqlite3_file *pf, int ofst, int n, int flags)
     copy_conn *c = f->shm->mode_data;
     int unlock = (flags & SQLITE_SHM_UNLOCK) != 0;
     int exclusive = (flags & SQLITE_SHM_EXCLUSIVE) != 0;
-    int rel = unlock ? (exclusive || RULE(COPY_RELEASE_BEFORE_UNLOCK))
-                     : RULE(COPY_RELEASE_BEFORE_LOCK);
+    int rel = unlock && RULE(exclusive ? COPY_RELEASE_BEFORE_EXCL_UNLOCK
+                                       : COPY_RELEASE_BEFORE_SHARED_UNLOCK);
     if (rel) sync_area(c, SYNC_RELEASE);
     int rc = walkit_shm_lock(f->shm, ofst, n, flags, f->lock_timeout_ms);
-    int acq = unlock ? RULE(COPY_ACQUIRE_AFTER_UNLOCK)
-                     : (rc == SQLITE_OK || RULE(COPY_ACQUIRE_AFTER_REFUSED));
+    int acq = unlock           ? RULE(COPY_ACQUIRE_AFTER_UNLOCK)
+              : rc == SQLITE_OK ? RULE(COPY_ACQUIRE_AFTER_GRANTED)
+                                : RULE(COPY_ACQUIRE_AFTER_REFUSED);
     if (acq) sync_area(c, SYNC_ACQUIRE);
 #if WALKIT_SHM_COPY_PLANT_STRAY
     if (!unlock && exclusive && rc == SQLITE_OK && c->node->t == &walkit_shm_transport_heap &&
@@ -438,7 +443,7 @@ void walkit_copy_shm_barrier(sqlite3_file *pf)
     walkit_file *f = (walkit_file *)pf;
     WALKIT_STAT_ADD(shm_barrier_calls, 1);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (!f->shm) return;
+    if (!f->shm || !RULE(COPY_BARRIER_SYNC)) return;
     sync_area(f->shm->mode_data, SYNC_RELEASE | SYNC_ACQUIRE |
                                      (RULE(COPY_BARRIER_RELEASE_FIRST) ? 0 : SYNC_ACQUIRE_FIRST));
 }

@@ -2,8 +2,8 @@
 
 copy.c's compile-time switches (its header comment lists them):
   * ``WALKIT_SHM_COPY_RULES``: a mask of the rule bits ``COPY_*`` defined in copy.c (read from
-    there, so the names are written once); ``rules_without(name)`` drops one, 0 is the rule set
-    of ncruces/go-sqlite3's shm_copy.go;
+    there, so the names are written once); ``rules_without(name)`` drops one,
+    ``ncruces_rules()`` is the rule set of ncruces/go-sqlite3's shm_copy.go;
   * ``WALKIT_SHM_COPY_DEBUG=1``: the shared area is checksummed between synchronisations;
   * ``WALKIT_SHM_COPY_PLANT_STRAY=1``: a planted stray write into the shared area.
 
@@ -35,6 +35,17 @@ def rules() -> dict[str, int]:
     found = {m[1]: int(m[2], 16) for m in re.finditer(r"#define COPY_(\w+) (0x[0-9a-f]+)", text)}
     found.pop("RULES_ALL", None)
     return found
+
+
+def ncruces_rules() -> int:
+    """copy.c's COPY_RULES_NCRUCES: shm_copy.go's rule set."""
+    text = (repo_root() / "vfs" / "shm" / "copy.c").read_text()
+    names = re.search(r"#define COPY_RULES_NCRUCES \(([^)]*)\)", text)[1].split("|")
+    r = rules()
+    mask = 0
+    for n in names:
+        mask |= r[n.strip().removeprefix("COPY_")]
+    return mask
 
 
 def all_rules() -> int:
@@ -108,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--rules", type=lambda s: int(s, 0), help="WALKIT_SHM_COPY_RULES mask")
-    g.add_argument("--ncruces", action="store_true", help="the rules of shm_copy.go (mask 0)")
+    g.add_argument("--ncruces", action="store_true", help="the rules of shm_copy.go")
     ap.add_argument("--debug", action="store_true", help="WALKIT_SHM_COPY_DEBUG=1")
     ap.add_argument("--tsan", action="store_true", help="build and run under ThreadSanitizer")
     ap.add_argument("--no-blocking", action="store_true",
                     help="build with WALKIT_BLOCKING_LOCKS=0 (busy handler instead of waiting)")
     a = ap.parse_args(argv)
-    flags = copy_flags(0 if a.ncruces else a.rules, a.debug)
+    flags = copy_flags(ncruces_rules() if a.ncruces else a.rules, a.debug)
     with tempfile.TemporaryDirectory() as tmp:
         res = run_copy_stress(Path(tmp), a.mode, a.workers, a.txns, a.readers, a.seed, flags,
                               tsan=a.tsan, timeout=24 * 3600, blocking=not a.no_blocking)

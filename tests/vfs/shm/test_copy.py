@@ -193,3 +193,16 @@ def test_heap_and_copy_end_byte_identical(tmp_path, seed):
     copy = seeded_workload(tmp_path / "copy", "copy", seed)
     assert len(heap) > 100 * 1024, "the workload wrote little: spills need a bigger database"
     assert heap == copy, "heap and copy mode ended in different database contents"
+
+
+# Rules whose removal the stress catches (docs/vfs.md lists, for each rule, what catches it;
+# FULL_REGIONS is caught by test_rollback_after_reset).
+STRESS_CAUGHT_RULES = ["ACQUIRE_AFTER_GRANTED"]
+
+
+@pytest.mark.parametrize("rule", STRESS_CAUGHT_RULES)
+def test_rule_dropped_is_caught_by_the_stress(tmp_path, rule):
+    r = first_failing_seed(tmp_path, copy_flags(rules_without(rule)), workers=16, txns=60,
+                           readers=2, blocking=False)
+    assert r is not None, f"the stress did not fail without {rule} in 6 runs"
+    assert r.returncode == 1, r.output

@@ -1,20 +1,20 @@
 /* test_copy.c: checks of the copy mode's contracts that need C (vfs/shm/copy.c): the transport
  * carries every word, one mode per file, one transport per file, registration errors, memory
- * exhaustion in xShmMap.  Driven by tests/vfs/shm/test_copy.py.
- *
- *   test_copy --list       prints the check names, one a line
- *   test_copy              runs them all: "ok NAME" or "FAIL NAME: why" per check */
+ * exhaustion in xShmMap, and the rollback-after-reset case of docs/vfs.md's rule 4.  Driven by
+ * tests/vfs/shm/test_copy.py (tests/support/checks.h conventions). */
+#define CHECKS_MAIN
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "sqlite3.h"
 #include "walkit.h"
 
-static int failures;
 static char why[256];
 
-#define CHECK(cond, ...)                                                                       \
+/* Inside a check function: on a false condition, record why and return 0. */
+#define EXPECT(cond, ...)                                                                      \
     do {                                                                                       \
         if (!(cond)) {                                                                         \
             snprintf(why, sizeof why, __VA_ARGS__);                                            \
@@ -138,26 +138,26 @@ static int reg(const char *name, const walkit_storage *st, walkit_shm_mode mode,
 static int check_transport_carries_every_word(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st && reg("t-count", st, WALKIT_SHM_COPY, &counting) == SQLITE_OK, "register");
+    EXPECT(st && reg("t-count", st, WALKIT_SHM_COPY, &counting) == SQLITE_OK, "register");
     sqlite3 *a = open_db("t-count", "/c.db"), *b = open_db("t-count", "/c.db");
-    CHECK(a && b, "open");
-    CHECK(sqlite3_exec(a, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);"
+    EXPECT(a && b, "open");
+    EXPECT(sqlite3_exec(a, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);"
                           "INSERT INTO t VALUES (1), (2), (3)", 0, 0, 0) == SQLITE_OK,
           "write: %s", sqlite3_errmsg(a));
-    CHECK(tc.opens == 1 && tc.writes > 0 && tc.reads > 0 && tc.grows > 0,
+    EXPECT(tc.opens == 1 && tc.writes > 0 && tc.reads > 0 && tc.grows > 0,
           "the transport was not used: opens %d writes %d reads %d", tc.opens, tc.writes,
           tc.reads);
     int rc;
-    CHECK(one_int(b, "SELECT sum(x) FROM t", &rc) == 6 && rc == SQLITE_OK,
+    EXPECT(one_int(b, "SELECT sum(x) FROM t", &rc) == 6 && rc == SQLITE_OK,
           "the second connection does not see the first's commit through the transport");
-    CHECK(sqlite3_exec(b, "INSERT INTO t VALUES (4)", 0, 0, 0) == SQLITE_OK, "write b");
-    CHECK(one_int(a, "SELECT sum(x) FROM t", &rc) == 10, "a does not see b's commit");
+    EXPECT(sqlite3_exec(b, "INSERT INTO t VALUES (4)", 0, 0, 0) == SQLITE_OK, "write b");
+    EXPECT(one_int(a, "SELECT sum(x) FROM t", &rc) == 10, "a does not see b's commit");
     sqlite3_close(a);
-    CHECK(tc.closes == 0, "the area closed while a connection still has it");
+    EXPECT(tc.closes == 0, "the area closed while a connection still has it");
     sqlite3_close(b);
-    CHECK(tc.closes == 1, "the area not closed after the last connection: %d", tc.closes);
-    CHECK(tc.misuse == 0, "%d transport calls outside a bracket or out of bounds", tc.misuse);
-    CHECK(walkit_unregister("t-count") == SQLITE_OK, "unregister");
+    EXPECT(tc.closes == 1, "the area not closed after the last connection: %d", tc.closes);
+    EXPECT(tc.misuse == 0, "%d transport calls outside a bracket or out of bounds", tc.misuse);
+    EXPECT(walkit_unregister("t-count") == SQLITE_OK, "unregister");
     walkit_storage_destroy(st);
     return 1;
 }
@@ -165,25 +165,25 @@ static int check_transport_carries_every_word(void)
 static int check_one_mode_per_file(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st && reg("m-heap", st, WALKIT_SHM_HEAP, NULL) == SQLITE_OK &&
+    EXPECT(st && reg("m-heap", st, WALKIT_SHM_HEAP, NULL) == SQLITE_OK &&
               reg("m-copy", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK, "register");
     sqlite3 *h = open_db("m-heap", "/m.db"), *c = open_db("m-copy", "/m.db");
-    CHECK(h && c, "open");
-    CHECK(sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (7)",
+    EXPECT(h && c, "open");
+    EXPECT(sqlite3_exec(h, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (7)",
                        0, 0, 0) == SQLITE_OK, "heap write");
     int rc;
     one_int(c, "SELECT x FROM t", &rc);
-    CHECK(rc == SQLITE_IOERR_SHMOPEN, "copy connection beside a heap one: rc %d, want %d", rc,
+    EXPECT(rc == SQLITE_IOERR_SHMOPEN, "copy connection beside a heap one: rc %d, want %d", rc,
           SQLITE_IOERR_SHMOPEN);
     sqlite3_close(h);
-    CHECK(one_int(c, "SELECT x FROM t", &rc) == 7 && rc == SQLITE_OK,
+    EXPECT(one_int(c, "SELECT x FROM t", &rc) == 7 && rc == SQLITE_OK,
           "copy connection once the heap one is gone: rc %d", rc);
     h = open_db("m-heap", "/m.db");
     one_int(h, "SELECT x FROM t", &rc);
-    CHECK(rc == SQLITE_IOERR_SHMOPEN, "heap connection beside a copy one: rc %d", rc);
+    EXPECT(rc == SQLITE_IOERR_SHMOPEN, "heap connection beside a copy one: rc %d", rc);
     sqlite3_close(h);
     sqlite3_close(c);
-    CHECK(walkit_unregister("m-heap") == SQLITE_OK && walkit_unregister("m-copy") == SQLITE_OK,
+    EXPECT(walkit_unregister("m-heap") == SQLITE_OK && walkit_unregister("m-copy") == SQLITE_OK,
           "unregister");
     walkit_storage_destroy(st);
     return 1;
@@ -192,18 +192,18 @@ static int check_one_mode_per_file(void)
 static int check_one_transport_per_file(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st && reg("x-own", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK &&
+    EXPECT(st && reg("x-own", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK &&
               reg("x-count", st, WALKIT_SHM_COPY, &counting) == SQLITE_OK, "register");
     sqlite3 *a = open_db("x-own", "/x.db"), *b = open_db("x-count", "/x.db");
-    CHECK(a && b, "open");
-    CHECK(sqlite3_exec(a, "PRAGMA journal_mode=WAL; CREATE TABLE t(x)", 0, 0, 0) == SQLITE_OK,
+    EXPECT(a && b, "open");
+    EXPECT(sqlite3_exec(a, "PRAGMA journal_mode=WAL; CREATE TABLE t(x)", 0, 0, 0) == SQLITE_OK,
           "write");
     int rc;
     one_int(b, "SELECT count(*) FROM t", &rc);
-    CHECK(rc == SQLITE_IOERR_SHMOPEN, "a second transport on one file: rc %d", rc);
+    EXPECT(rc == SQLITE_IOERR_SHMOPEN, "a second transport on one file: rc %d", rc);
     sqlite3_close(a);
     sqlite3_close(b);
-    CHECK(walkit_unregister("x-own") == SQLITE_OK && walkit_unregister("x-count") == SQLITE_OK,
+    EXPECT(walkit_unregister("x-own") == SQLITE_OK && walkit_unregister("x-count") == SQLITE_OK,
           "unregister");
     walkit_storage_destroy(st);
     return 1;
@@ -212,11 +212,11 @@ static int check_one_transport_per_file(void)
 static int check_registration_errors(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st, "storage");
-    CHECK(reg("r-bad", st, WALKIT_SHM_HEAP, &counting) == SQLITE_MISUSE,
+    EXPECT(st, "storage");
+    EXPECT(reg("r-bad", st, WALKIT_SHM_HEAP, &counting) == SQLITE_MISUSE,
           "a transport on a heap-mode registration is accepted");
-    CHECK(reg("r-bad", st, (walkit_shm_mode)7, NULL) == SQLITE_MISUSE, "shm mode 7 accepted");
-    CHECK(sqlite3_vfs_find("r-bad") == NULL, "a refused registration left a VFS behind");
+    EXPECT(reg("r-bad", st, (walkit_shm_mode)7, NULL) == SQLITE_MISUSE, "shm mode 7 accepted");
+    EXPECT(sqlite3_vfs_find("r-bad") == NULL, "a refused registration left a VFS behind");
     walkit_storage_destroy(st);
     return 1;
 }
@@ -224,40 +224,40 @@ static int check_registration_errors(void)
 static int check_map_out_of_memory(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st && reg("o-copy", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK, "register");
+    EXPECT(st && reg("o-copy", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK, "register");
     int saw_nomem = 0;
     for (int skip = 0; skip < 12; skip++) {
         sqlite3 *db = open_db("o-copy", "/o.db");
-        CHECK(db, "open");
+        EXPECT(db, "open");
         walkit_fault_alloc(skip, 1);
         int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(x);"
                                   "INSERT INTO t VALUES (1)", 0, 0, 0);
         walkit_fault_alloc(0, 0);
         if (rc != SQLITE_OK) {
             int e = sqlite3_extended_errcode(db);
-            CHECK((e & 0xff) == SQLITE_NOMEM || (e & 0xff) == SQLITE_IOERR, "rc %d", e);
+            EXPECT((e & 0xff) == SQLITE_NOMEM || (e & 0xff) == SQLITE_IOERR, "rc %d", e);
             saw_nomem = 1;
         }
-        CHECK(sqlite3_exec(db, "INSERT INTO t VALUES (2)", 0, 0, 0) == SQLITE_OK ||
+        EXPECT(sqlite3_exec(db, "INSERT INTO t VALUES (2)", 0, 0, 0) == SQLITE_OK ||
                   sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(x)",
                                0, 0, 0) == SQLITE_OK,
               "no recovery after an allocation failure at %d: %s", skip, sqlite3_errmsg(db));
         sqlite3_close(db);
     }
-    CHECK(saw_nomem, "no allocation failure was ever reported");
+    EXPECT(saw_nomem, "no allocation failure was ever reported");
     sqlite3 *db = open_db("o-copy", "/o.db");
     char *err = NULL;
     int rc;
-    CHECK(one_int(db, "SELECT count(*) > 0 FROM t", &rc) == 1, "table lost");
+    EXPECT(one_int(db, "SELECT count(*) > 0 FROM t", &rc) == 1, "table lost");
     sqlite3_stmt *s = NULL;
-    CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+    EXPECT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
               sqlite3_step(s) == SQLITE_ROW &&
               strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0,
           "integrity");
     sqlite3_finalize(s);
     sqlite3_free(err);
     sqlite3_close(db);
-    CHECK(walkit_unregister("o-copy") == SQLITE_OK, "unregister");
+    EXPECT(walkit_unregister("o-copy") == SQLITE_OK, "unregister");
     walkit_storage_destroy(st);
     return 1;
 }
@@ -272,10 +272,10 @@ static int check_map_out_of_memory(void)
 static int check_rollback_after_reset_is_seen(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    CHECK(st && reg("u-copy", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK, "register");
+    EXPECT(st && reg("u-copy", st, WALKIT_SHM_COPY, NULL) == SQLITE_OK, "register");
     sqlite3 *a = open_db("u-copy", "/u.db"), *b = NULL, *c = NULL;
-    CHECK(a, "open a");
-    CHECK(sqlite3_exec(a, "PRAGMA journal_mode=WAL; PRAGMA cache_size=4;"
+    EXPECT(a, "open a");
+    EXPECT(sqlite3_exec(a, "PRAGMA journal_mode=WAL; PRAGMA cache_size=4;"
                           "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
                           "CREATE TABLE t2(id INTEGER PRIMARY KEY, v BLOB);"
                           "PRAGMA wal_checkpoint(TRUNCATE);"
@@ -284,68 +284,49 @@ static int check_rollback_after_reset_is_seen(void)
           "setup: %s", sqlite3_errmsg(a));
     b = open_db("u-copy", "/u.db");
     int rc;
-    CHECK(b && one_int(b, "SELECT count(*) FROM t", &rc) == 1, "b reads");
+    EXPECT(b && one_int(b, "SELECT count(*) FROM t", &rc) == 1, "b reads");
     int spills0 = 0, cur = 0, hi = 0;
     sqlite3_db_status(a, SQLITE_DBSTATUS_CACHE_SPILL, &spills0, &hi, 0);
-    CHECK(sqlite3_exec(a, "BEGIN;"
+    EXPECT(sqlite3_exec(a, "BEGIN;"
                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
                           "WHERE i < 300) INSERT INTO t2(v) SELECT zeroblob(1000) FROM n",
                        0, 0, 0) == SQLITE_OK, "spill: %s", sqlite3_errmsg(a));
     sqlite3_db_status(a, SQLITE_DBSTATUS_CACHE_SPILL, &cur, &hi, 0);
-    CHECK(cur > spills0, "the large transaction did not spill (%d)", cur);
-    CHECK(sqlite3_exec(a, "ROLLBACK", 0, 0, 0) == SQLITE_OK, "rollback");
-    CHECK(sqlite3_exec(b, "INSERT INTO t VALUES (2, 'after')", 0, 0, 0) == SQLITE_OK,
+    EXPECT(cur > spills0, "the large transaction did not spill (%d)", cur);
+    EXPECT(sqlite3_exec(a, "ROLLBACK", 0, 0, 0) == SQLITE_OK, "rollback");
+    EXPECT(sqlite3_exec(b, "INSERT INTO t VALUES (2, 'after')", 0, 0, 0) == SQLITE_OK,
           "b writes: %s", sqlite3_errmsg(b));
     c = open_db("u-copy", "/u.db");
     long long n = c ? one_int(c, "SELECT count(*) FROM t", &rc) : -1;
-    CHECK(n == 2 && rc == SQLITE_OK, "a fresh connection sees %lld rows of 2 (rc %d)", n, rc);
+    EXPECT(n == 2 && rc == SQLITE_OK, "a fresh connection sees %lld rows of 2 (rc %d)", n, rc);
     n = one_int(c, "SELECT count(*) FROM t2", &rc);
-    CHECK(n == 0 && rc == SQLITE_OK, "rolled-back rows visible: %lld (rc %d)", n, rc);
+    EXPECT(n == 0 && rc == SQLITE_OK, "rolled-back rows visible: %lld (rc %d)", n, rc);
     sqlite3_stmt *s = NULL;
-    CHECK(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+    EXPECT(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
               sqlite3_step(s) == SQLITE_ROW, "integrity_check");
     int intact = strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
     sqlite3_finalize(s);
-    CHECK(intact, "integrity_check failed");
+    EXPECT(intact, "integrity_check failed");
     sqlite3_close(a);
     sqlite3_close(b);
     sqlite3_close(c);
-    CHECK(walkit_unregister("u-copy") == SQLITE_OK, "unregister");
+    EXPECT(walkit_unregister("u-copy") == SQLITE_OK, "unregister");
     walkit_storage_destroy(st);
     return 1;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(void);
-} checks[] = {
-    { "transport_carries_every_word", check_transport_carries_every_word },
-    { "one_mode_per_file", check_one_mode_per_file },
-    { "one_transport_per_file", check_one_transport_per_file },
-    { "registration_errors", check_registration_errors },
-    { "map_out_of_memory", check_map_out_of_memory },
-    { "rollback_after_reset_is_seen", check_rollback_after_reset_is_seen },
-};
-
 int main(int argc, char **argv)
 {
-    int n = (int)(sizeof checks / sizeof checks[0]);
-    if (argc > 1 && !strcmp(argv[1], "--list")) {
-        for (int i = 0; i < n; i++) printf("%s\n", checks[i].name);
-        return 0;
-    }
+    checks_list_if_asked(argc, argv);
     if (walkit_init() != SQLITE_OK) {
-        printf("FAIL init\n");
-        return 1;
+        FAIL_REPORT("init", "walkit_init");
+        return checks_done();
     }
-    for (int i = 0; i < n; i++) {
-        why[0] = '\0';
-        if (checks[i].run()) {
-            printf("ok %s\n", checks[i].name);
-        } else {
-            printf("FAIL %s: %s\n", checks[i].name, why);
-            failures++;
-        }
-    }
-    return failures ? 1 : 0;
+    CHECK("transport_carries_every_word", check_transport_carries_every_word(), "%s", why);
+    CHECK("one_mode_per_file", check_one_mode_per_file(), "%s", why);
+    CHECK("one_transport_per_file", check_one_transport_per_file(), "%s", why);
+    CHECK("registration_errors", check_registration_errors(), "%s", why);
+    CHECK("map_out_of_memory", check_map_out_of_memory(), "%s", why);
+    CHECK("rollback_after_reset_is_seen", check_rollback_after_reset_is_seen(), "%s", why);
+    return checks_done();
 }

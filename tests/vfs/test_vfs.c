@@ -26,8 +26,8 @@ static void test_register_misuse(void)
     cfg.storage = walkit_storage_ram();
     cfg.vfs_name = "dup";
     cfg.make_default = 0;
-    cfg.shm_mode = WALKIT_SHM_COPY;
-    CHECK("register_copy_mode_not_yet", walkit_register(&cfg) == SQLITE_MISUSE, "");
+    cfg.shm_mode = (walkit_shm_mode)7;
+    CHECK("register_unknown_shm_mode", walkit_register(&cfg) == SQLITE_MISUSE, "");
     cfg.shm_mode = WALKIT_SHM_HEAP;
     CHECK("register_ok", walkit_register(&cfg) == SQLITE_OK, "");
     CHECK("register_duplicate_name", walkit_register(&cfg) == SQLITE_MISUSE, "");

@@ -236,6 +236,12 @@ static void release(copy_conn *c)
     for (int r = 0; r < c->nregion; r++) {
         uint32_t *p = c->priv[r], *s = c->shadow[r];
         for (uint32_t i = 0; i < WORDS;) {
+            /* Unchanged chunks are skipped by memcmp (vectorised), changed words found one
+             * by one; a run may cross into the next chunk. */
+            if (i % CHUNK == 0 && memcmp(p + i, s + i, CHUNK * sizeof(uint32_t)) == 0) {
+                i += CHUNK;
+                continue;
+            }
             if (p[i] == s[i]) {
                 i++;
                 continue;
@@ -261,6 +267,7 @@ static void acquire_region(copy_conn *c, int r)
     uint32_t *p = c->priv[r], *s = c->shadow[r];
     for (uint32_t w = 0; w < WORDS; w += CHUNK) {
         cn->t->read(cn->area, r, w, CHUNK, buf);
+        if (memcmp(buf, s + w, sizeof buf) == 0) continue;
         for (uint32_t i = 0; i < CHUNK; i++)
             if (buf[i] != s[w + i]) p[w + i] = s[w + i] = buf[i];
     }

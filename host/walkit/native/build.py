@@ -249,6 +249,7 @@ typedef struct walkit_config {
     const walkit_storage *storage;
     walkit_shm_mode shm_mode;
     int make_default;
+    int page_checksums;
     const walkit_shm_transport *shm_transport;
 } walkit_config;
 typedef struct walkit_stats {
@@ -262,6 +263,9 @@ typedef struct walkit_stats {
     uint64_t shm_lock_waits;
     uint64_t os_errors;
     uint64_t alloc_faults;
+    uint64_t cksum_pages;
+    uint64_t cksum_errors;
+    uint64_t wal_damage;
 } walkit_stats;
 int walkit_init(void);
 int walkit_register(const walkit_config *cfg);

@@ -39,12 +39,13 @@ static void sqlite_log(void *arg, int code, const char *msg)
     fw_log("sqlite: %s (%d)", line, code);
 }
 
-/* Registers the VFS twice over the same filesystem: "walkit" (the default; the WAL-index in
- * shared heap memory, so WAL works with normal locking and many connections) and
+/* Registers the VFS three times over the same filesystem: "walkit" (the default; the WAL-index
+ * in shared heap memory, so WAL works with normal locking and many connections),
  * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
- * configuration).  A URI filename picks the second: file:/db?vfs=walkit-noshm.  Both with page
- * checksums (docs/vfs.md): a damaged page is an error, never data; both names must agree,
- * since they reach the same files. */
+ * configuration) and "walkit-copy" (the WAL-index copied between private copies and a shared
+ * area no connection maps, for connections that cannot share memory).  A URI filename picks
+ * one: file:/db?vfs=walkit-copy.  The connections of one database must all use one of
+ * "walkit" and "walkit-copy" at a time. */
 static int register_vfs(fs_mount *fs)
 {
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
@@ -65,6 +66,15 @@ static int register_vfs(fs_mount *fs)
         noshm.make_default = 0;
         noshm.page_checksums = 1;
         rc = walkit_register(&noshm);
+    }
+    if (rc == SQLITE_OK) {
+        walkit_config copy = WALKIT_CONFIG_DEFAULT;
+        copy.vfs_name = "walkit-copy";
+        copy.storage = backend;
+        copy.shm_mode = WALKIT_SHM_COPY;
+        copy.make_default = 0;
+        copy.page_checksums = 1;
+        rc = walkit_register(&copy);
     }
     return rc;
 }

@@ -25,7 +25,7 @@
  * state and one WAL-index however many VFS names reach it.  Created by the first
  * walkit_register() of a storage, freed by its last walkit_unregister().
  *   next, st, nvfs: guarded by walkit_global_lock().
- *   shm: created under the global lock by the first WALKIT_SHM_HEAP registration, then
+ *   shm: created under the global lock by the first HEAP or COPY registration, then
  *     immutable until the share is freed (SHM_NONE VFSes never touch it).
  *   lock guards inodes and every field of every inode (lock changes are rare and short: one
  *     mutex per storage is enough). */
@@ -289,7 +289,7 @@ static int wk_close(sqlite3_file *pf)
     walkit_file *f = (walkit_file *)pf;
     walkit_vfs *v = f->vfs;
     int rc = SQLITE_OK;
-    if (f->shm) walkit_heap_shm_unmap(pf, 0); /* SQLite unmaps first; this is a safety net */
+    if (f->shm) v->methods->xShmUnmap(pf, 0); /* SQLite unmaps first; this is a safety net */
     if (f->inode) {
         wk_unlock(pf, SQLITE_LOCK_NONE);
         inode_release(v->per_storage, f->inode);
@@ -446,7 +446,7 @@ static int wk_file_control(sqlite3_file *pf, int op, void *arg)
 #ifdef SQLITE_ENABLE_SETLK_TIMEOUT
     case SQLITE_FCNTL_LOCK_TIMEOUT: {
         /* Blocking WAL-index locks (shm/registry.c): only where the WAL-index is ours. */
-        if (f->vfs->shm_mode != WALKIT_SHM_HEAP) return SQLITE_NOTFOUND;
+        if (f->vfs->shm_mode == WALKIT_SHM_NONE) return SQLITE_NOTFOUND;
         int old = f->lock_timeout_ms, want = *(int *)arg;
         f->lock_timeout_ms = want < 0 ? WALKIT_OS_FOREVER : want;
         *(int *)arg = old;
@@ -489,6 +489,14 @@ static const sqlite3_io_methods methods_heap = {
     2, wk_close, wk_read, wk_write, wk_truncate, wk_sync, wk_file_size, wk_lock, wk_unlock,
     wk_check_reserved_lock, wk_file_control, wk_sector_size, wk_device_characteristics,
     walkit_heap_shm_map, walkit_heap_shm_lock, walkit_heap_shm_barrier, walkit_heap_shm_unmap,
+    NULL, NULL,
+};
+
+/* WALKIT_SHM_COPY: SQLite maps private copies, synchronised with a shared area (shm/copy.c). */
+static const sqlite3_io_methods methods_copy = {
+    2, wk_close, wk_read, wk_write, wk_truncate, wk_sync, wk_file_size, wk_lock, wk_unlock,
+    wk_check_reserved_lock, wk_file_control, wk_sector_size, wk_device_characteristics,
+    walkit_copy_shm_map, walkit_copy_shm_lock, walkit_copy_shm_barrier, walkit_copy_shm_unmap,
     NULL, NULL,
 };
 
@@ -685,8 +693,13 @@ static int wk_get_last_error(sqlite3_vfs *pvfs, int n, char *out)
 int walkit_register(const walkit_config *cfg)
 {
     if (!cfg || !cfg->storage || !cfg->storage->open) return SQLITE_MISUSE;
-    if (cfg->shm_mode != WALKIT_SHM_HEAP && cfg->shm_mode != WALKIT_SHM_NONE) {
-        sqlite3_log(SQLITE_MISUSE, "walkit: shm mode %d is not implemented", (int)cfg->shm_mode);
+    if (cfg->shm_mode != WALKIT_SHM_HEAP && cfg->shm_mode != WALKIT_SHM_NONE &&
+        cfg->shm_mode != WALKIT_SHM_COPY) {
+        sqlite3_log(SQLITE_MISUSE, "walkit: unknown shm mode %d", (int)cfg->shm_mode);
+        return SQLITE_MISUSE;
+    }
+    if (cfg->shm_transport && cfg->shm_mode != WALKIT_SHM_COPY) {
+        sqlite3_log(SQLITE_MISUSE, "walkit: a shm transport is for WALKIT_SHM_COPY only");
         return SQLITE_MISUSE;
     }
     if (!walkit_mutex_installed()) {
@@ -694,7 +707,7 @@ int walkit_register(const walkit_config *cfg)
         return SQLITE_MISUSE;
     }
     const char *name = cfg->vfs_name ? cfg->vfs_name : "walkit";
-    int heap = cfg->shm_mode == WALKIT_SHM_HEAP;
+    int heap = cfg->shm_mode != WALKIT_SHM_NONE; /* needs the WAL-index registry */
     walkit_os_mutex *global = walkit_global_lock();
     if (!global) return SQLITE_NOMEM;
     walkit_vfs *v = walkit_alloc_zero(sizeof *v);
@@ -711,7 +724,10 @@ int walkit_register(const walkit_config *cfg)
         walkit_free(v);
         return SQLITE_NOMEM;
     }
-    v->methods = heap ? &methods_heap : &methods_noshm;
+    v->methods = cfg->shm_mode == WALKIT_SHM_COPY ? &methods_copy
+                 : heap                            ? &methods_heap
+                                                   : &methods_noshm;
+    v->shm_transport = cfg->shm_transport ? cfg->shm_transport : &walkit_shm_transport_heap;
 
     sqlite3_vfs *b = &v->base;
     b->iVersion = 2;

@@ -24,7 +24,8 @@ typedef struct walkit_vfs {
     sqlite3_vfs base;              /* registered with SQLite; base.pAppData == this */
     const walkit_storage *st;      /* the backend; outlives this VFS */
     walkit_shm_mode shm_mode;
-    const sqlite3_io_methods *methods; /* iVersion 1 (SHM_NONE) or with xShm* (HEAP) */
+    const sqlite3_io_methods *methods; /* iVersion 1 (SHM_NONE) or with xShm* (HEAP, COPY) */
+    const walkit_shm_transport *shm_transport; /* SHM_COPY: the shared area's transport */
     walkit_os_mutex *lock;
     int nopen;                     /* open files: unregister refuses while > 0 */
     int closing;                   /* unregister has begun: xOpen refuses */
@@ -65,5 +66,11 @@ int walkit_heap_shm_map(sqlite3_file *f, int region, int size, int extend, void 
 int walkit_heap_shm_lock(sqlite3_file *f, int ofst, int n, int flags);
 void walkit_heap_shm_barrier(sqlite3_file *f);
 int walkit_heap_shm_unmap(sqlite3_file *f, int delete_flag);
+
+/* shm/copy.c: the xShm* methods of WALKIT_SHM_COPY. */
+int walkit_copy_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **pp);
+int walkit_copy_shm_lock(sqlite3_file *f, int ofst, int n, int flags);
+void walkit_copy_shm_barrier(sqlite3_file *f);
+int walkit_copy_shm_unmap(sqlite3_file *f, int delete_flag);
 
 #endif /* WALKIT_VFS_H */

@@ -6,6 +6,11 @@ board's firmware console (littlefs on its flash): one more line in BACKENDS, ope
 ``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
 error, not a skip: listing a board means the scenarios are expected to pass there).  Boards
 carry the ``qemu`` mark so a run without QEMU can deselect them (-m "not qemu").
+
+Every backend runs the scenarios once per WAL-index mode in SHM_MODES: "heap" (the default VFS)
+and "copy" (vfs/shm/copy.c: private copies synchronised with a shared area).  Native sessions
+register their VFS in that mode; on a board, copy-mode connections are opened through the
+firmware's "walkit-copy" VFS (a URI filename, file:/PATH?vfs=walkit-copy).
 """
 
 from __future__ import annotations
@@ -22,21 +27,48 @@ BACKENDS = [
 ]
 
 
-def open_backend(name: str, tmp_path: Path):
+SHM_MODES = ["heap", "copy"]
+
+# The firmware's VFS name for each mode (firmware/main.c); None: the default VFS.
+BOARD_VFS = {"heap": None, "copy": "walkit-copy"}
+
+
+class VfsSession:
+    """A board session whose connections open through one named VFS: the path goes to the
+    console as a URI filename.  Everything else is the wrapped session's."""
+
+    def __init__(self, inner, vfs: str):
+        self.inner = inner
+        self.vfs = vfs
+
+    def connect(self, path: str):
+        return self.inner.connect(f"file:/{path.lstrip('/')}?vfs={self.vfs}")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
     if name == "native":
         from walkit.native import open_session
 
-        return open_session(tmp_path)
+        return open_session(tmp_path, shm_mode)
     target = importlib.import_module("walkit.target")
     factory = getattr(target, "open_session", None)
     if factory is None:
         pytest.fail(f"backend {name!r} listed but walkit.target.open_session does not exist")
-    return factory(name, tmp_path)
+    s = factory(name, tmp_path)
+    return VfsSession(s, BOARD_VFS[shm_mode]) if BOARD_VFS[shm_mode] else s
+
+
+@pytest.fixture(params=SHM_MODES)
+def shm_mode(request):
+    return request.param
 
 
 @pytest.fixture(params=BACKENDS)
-def session(request, tmp_path):
-    s = open_backend(request.param, tmp_path)
+def session(request, tmp_path, shm_mode):
+    s = open_backend(request.param, tmp_path, shm_mode)
     try:
         yield s
     finally:

@@ -10,11 +10,9 @@ CI runs small sizes.  Full size (minutes):
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
+from support.tsan import tsan_canary
 from walkit.native.stress import run_stress
 
 
@@ -30,21 +28,7 @@ def test_stress_invariant_holds(tmp_path):
 
 @pytest.fixture(scope="module")
 def tsan_works(tmp_path_factory):
-    """TSan itself must catch a planted race in this toolchain, or a clean stress run would
-    prove nothing."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    d = tmp_path_factory.mktemp("tsan-canary")
-    (d / "race.c").write_text(
-        "#include <pthread.h>\nstatic int shared;\n"
-        "static void *bump(void *p) { (void)p; shared++; return 0; }\n"
-        "int main(void) { pthread_t a, b; pthread_create(&a, 0, bump, 0);"
-        " pthread_create(&b, 0, bump, 0); pthread_join(a, 0); pthread_join(b, 0);"
-        " return shared == 0; }\n")
-    subprocess.run([cc, "-fsanitize=thread", "-g", "-O1", str(d / "race.c"), "-o", str(d / "race"),
-                    "-lpthread"], check=True)
-    r = subprocess.run([str(d / "race")], capture_output=True, text=True,
-                       env={"TSAN_OPTIONS": "exitcode=66"})
-    assert "WARNING: ThreadSanitizer: data race" in r.stderr and r.returncode == 66, r.stderr
+    tsan_canary(tmp_path_factory.mktemp("tsan-canary"))
 
 
 def test_stress_under_thread_sanitizer(tmp_path, tsan_works):

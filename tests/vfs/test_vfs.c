@@ -26,8 +26,8 @@ static void test_register_misuse(void)
     cfg.storage = walkit_storage_ram();
     cfg.vfs_name = "dup";
     cfg.make_default = 0;
-    cfg.shm_mode = WALKIT_SHM_COPY;
-    CHECK("register_copy_mode_not_yet", walkit_register(&cfg) == SQLITE_MISUSE, "");
+    cfg.shm_mode = (walkit_shm_mode)7;
+    CHECK("register_unknown_shm_mode", walkit_register(&cfg) == SQLITE_MISUSE, "");
     cfg.shm_mode = WALKIT_SHM_HEAP;
     CHECK("register_ok", walkit_register(&cfg) == SQLITE_OK, "");
     CHECK("register_duplicate_name", walkit_register(&cfg) == SQLITE_MISUSE, "");
@@ -53,8 +53,8 @@ static void test_register_misuse(void)
 static void test_names_share_storage(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    walkit_config a = { "share-a", st, WALKIT_SHM_HEAP, 0 }, b = { "share-b", st, WALKIT_SHM_HEAP, 0 };
-    walkit_config n = { "share-noshm", st, WALKIT_SHM_NONE, 0 };
+    walkit_config a = { "share-a", st, WALKIT_SHM_HEAP, 0, 0, NULL }, b = { "share-b", st, WALKIT_SHM_HEAP, 0, 0, NULL };
+    walkit_config n = { "share-noshm", st, WALKIT_SHM_NONE, 0, 0, NULL };
     CHECK("names_on_one_storage_register", walkit_register(&a) == SQLITE_OK &&
               walkit_register(&b) == SQLITE_OK && walkit_register(&n) == SQLITE_OK, "");
 
@@ -121,7 +121,7 @@ static void on_alarm(int sig)
 static void test_same_task_conflict(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    walkit_config c = { "one-task", st, WALKIT_SHM_HEAP, 0 };
+    walkit_config c = { "one-task", st, WALKIT_SHM_HEAP, 0, 0, NULL };
     walkit_register(&c);
     sqlite3 *y = open_db("/t.db", "one-task"), *x = open_db("/t.db", "one-task");
     int rc = exec(y, "PRAGMA journal_mode=WAL; CREATE TABLE t(a)");
@@ -162,7 +162,7 @@ static void test_same_task_conflict(void)
 static void test_default_survives_reinit(void)
 {
     const walkit_storage *st = walkit_storage_ram();
-    walkit_config c = { "reinit", st, WALKIT_SHM_HEAP, 1 };
+    walkit_config c = { "reinit", st, WALKIT_SHM_HEAP, 1, 0, NULL };
     int rc = walkit_register(&c);
     sqlite3_vfs *d0 = sqlite3_vfs_find(NULL);
     CHECK("register_default", rc == SQLITE_OK && d0 && strcmp(d0->zName, "reinit") == 0, "%d %s",

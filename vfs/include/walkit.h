@@ -27,8 +27,42 @@ typedef struct walkit_storage walkit_storage; /* vfs/storage/storage.h: the back
 typedef enum walkit_shm_mode {
     WALKIT_SHM_HEAP = 0, /* one heap copy per file, mapped by every connection (default) */
     WALKIT_SHM_NONE = 1, /* no xShm methods (iVersion 1): WAL only with locking_mode=EXCLUSIVE */
-    WALKIT_SHM_COPY = 2  /* private + shadow copies synced at lock/barrier points (later) */
+    WALKIT_SHM_COPY = 2  /* a private copy per connection, synchronised with a shared area
+                            that SQLite never sees at every xShmLock and xShmBarrier call
+                            (vfs/shm/copy.c; docs/vfs.md "Copy mode") */
 } walkit_shm_mode;
+
+/* Copy mode's shared area: one per database file, the WAL-index words no connection maps.
+ * walkit reaches it only through these calls, so a port can keep it in another partition or
+ * behind a message channel.  Regions are WALKIT_SHM_REGION_WORDS 32-bit words, numbered from 0.
+ *   open(arg, path): the area of database `path`, with no regions; NULL when out of memory.
+ *     Called when the file's first copy-mode connection maps its WAL-index.
+ *   close(area): after the file's last connection has left; the contents are discarded (the
+ *     next open starts empty, and SQLite recovers the index from the WAL file).
+ *   lock/unlock(area): bracket every other call; they exclude each other across tasks (the
+ *     default uses the OS layer's mutex).  Inside a bracket, walkit reads and writes as it
+ *     likes, and what one bracket wrote is what the next bracket reads.
+ *   nregion(area): how many regions exist.  grow(area, n): makes it at least n, new regions
+ *     zeroed; 0, or nonzero when out of memory (regions made before that stay).
+ *   read/write(area, region, word, n, buf): copy n words at word offset `word` of an
+ *     existing region out of / into the area.  Word-aligned, in bounds (walkit checks).
+ * NULL in walkit_config.shm_transport: walkit's own memory (walkit_shm_transport_heap). */
+#define WALKIT_SHM_REGION_WORDS 8192
+typedef struct walkit_shm_transport {
+    void *(*open)(void *arg, const char *path);
+    void (*close)(void *area);
+    void (*lock)(void *area);
+    void (*unlock)(void *area);
+    int (*nregion)(void *area);
+    int (*grow)(void *area, int n);
+    void (*read)(void *area, int region, uint32_t word, uint32_t n, uint32_t *dst);
+    void (*write)(void *area, int region, uint32_t word, uint32_t n, const uint32_t *src);
+    void *arg; /* passed to open */
+} walkit_shm_transport;
+
+/* The default transport: memory walkit allocates (walkit_os_malloc) and never hands to SQLite,
+ * under an OS-layer mutex per area. */
+extern const walkit_shm_transport walkit_shm_transport_heap;
 
 typedef struct walkit_config {
     const char *vfs_name;          /* name for sqlite3_vfs_find(); NULL = "walkit" */
@@ -38,9 +72,11 @@ typedef struct walkit_config {
     int page_checksums;            /* nonzero: a checksum in each database page's 8 reserved
                                       bytes, verified on every read (SQLITE_IOERR_DATA); new
                                       databases get the reserve (docs/vfs.md) */
+    const walkit_shm_transport *shm_transport; /* WALKIT_SHM_COPY only: NULL = the default;
+                                                  must outlive the registration */
 } walkit_config;
 
-#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1, 0 }
+#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1, 0, NULL }
 
 /* Installs SQLite's mutexes on the OS layer (sqlite3_config(SQLITE_CONFIG_MUTEX)) and calls
  * sqlite3_initialize().  Idempotent.  Returns an SQLite result code. */
@@ -49,8 +85,11 @@ int walkit_init(void);
 /* Registers a VFS for one storage backend.  Several may be registered under different names,
  * also on one backend (e.g. a WALKIT_SHM_HEAP and a WALKIT_SHM_NONE name): the file locks and
  * the WAL-index belong to the backend, so every name reaching a file sees the same locks.
- * Returns SQLITE_OK, SQLITE_MISUSE (bad config, name taken, walkit_init() not called, or a
- * shm mode not implemented yet), SQLITE_NOMEM. */
+ * Connections of one database file must all use one shm mode (heap or copy) at a time: a
+ * connection of the other mode fails with SQLITE_IOERR_SHMOPEN while any is open.  Copy-mode
+ * registrations on one storage must use one transport.
+ * Returns SQLITE_OK, SQLITE_MISUSE (bad config, name taken, walkit_init() not called, an
+ * unknown shm mode, a transport on a non-copy mode), SQLITE_NOMEM. */
 int walkit_register(const walkit_config *cfg);
 
 /* Unregisters and frees a VFS registered by walkit_register (NULL = "walkit").  SQLITE_BUSY

@@ -12,7 +12,7 @@ int walkit_heap_shm_map(sqlite3_file *pf, int region, int size, int extend, void
     WALKIT_STAT_ADD(shm_map_calls, 1);
     *pp = NULL;
     if (!f->shm) {
-        int rc = walkit_shm_attach(f->vfs->shm, f->path, &f->shm);
+        int rc = walkit_shm_attach(f->vfs->shm, f->path, WALKIT_SHM_HEAP, &f->shm);
         if (rc != SQLITE_OK) return rc;
     }
     int rc = walkit_shm_region(f->shm, region, size, extend, &p);

@@ -53,6 +53,9 @@ struct walkit_shm_node {
     uint32_t tsan_sync; /* ThreadSanitizer builds only: see TSAN_SYNC */
     walkit_shm_conn *conns;
     walkit_shm_conn *waiters;
+    int mode;                         /* walkit_shm_mode of every attachment: set at creation */
+    void *mode_data;                  /* walkit_shm_node_data(); freed by mode_free */
+    void (*mode_free)(void *data);
 };
 
 /* All nodes of one storage.  lock guards nodes and every node's next and nref.  Lock order:
@@ -81,6 +84,7 @@ void walkit_shm_registry_destroy(walkit_shm_registry *r)
 
 static void node_free(walkit_shm_node *n)
 {
+    if (n->mode_data) n->mode_free(n->mode_data);
     for (int i = 0; i < n->nregion; i++) walkit_free(n->regions[i]);
     if (n->nregion) WALKIT_STAT_SUB(shm_regions, (uint32_t)n->nregion);
     walkit_free(n->regions);
@@ -89,7 +93,7 @@ static void node_free(walkit_shm_node *n)
     walkit_free(n);
 }
 
-int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn **out)
+int walkit_shm_attach(walkit_shm_registry *r, const char *path, int mode, walkit_shm_conn **out)
 {
     walkit_shm_conn *c = walkit_alloc_zero(sizeof *c);
     if (!c) return SQLITE_NOMEM;
@@ -103,16 +107,22 @@ int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn 
             n = NULL;
         }
         if (n) {
+            n->mode = mode;
             n->next = r->nodes;
             r->nodes = n;
             WALKIT_STAT_ADD(shm_nodes, 1);
         }
     }
-    if (n) n->nref++;
+    int other_mode = n && n->mode != mode;
+    if (n && !other_mode) n->nref++;
     walkit_mutex_leave(r->lock, "shm attach");
-    if (!n) {
+    if (!n || other_mode) {
         walkit_free(c);
-        return SQLITE_NOMEM;
+        if (!other_mode) return SQLITE_NOMEM;
+        sqlite3_log(SQLITE_IOERR_SHMOPEN, "walkit: %s: its WAL-index is open in shm mode %d, "
+                    "cannot also use mode %d (close the other connections first)", path,
+                    n->mode, mode);
+        return SQLITE_IOERR_SHMOPEN;
     }
     c->node = n;
     walkit_mutex_enter(n->lock, "shm attach");
@@ -537,4 +547,15 @@ void walkit_shm_barrier(walkit_shm_conn *c)
 {
     if (c) TSAN_SYNC(c->node);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void *walkit_shm_node_data(walkit_shm_conn *c, void *(*create)(void *arg, const char *path),
+                           void (*destroy)(void *data), void *arg)
+{
+    walkit_shm_node *n = c->node;
+    walkit_mutex_enter(n->lock, "shm node data");
+    if (!n->mode_data && (n->mode_data = create(arg, n->path)) != NULL) n->mode_free = destroy;
+    void *data = n->mode_data;
+    walkit_mutex_leave(n->lock, "shm node data");
+    return data;
 }

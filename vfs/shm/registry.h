@@ -5,7 +5,10 @@
  * registered on it.  Per database file (keyed by its normalised path within that storage) a
  * node holds the 32 KiB regions and the 8 lock slots of SQLite's xShm* contract; per connection
  * an attachment records which slots it holds.  heap.c gives SQLite the node's regions directly;
- * a mode that keeps per-connection state of its own hangs it on the attachment (mode_data).
+ * copy.c never gives SQLite any shared memory: it keeps a private copy per attachment
+ * (mode_data) and synchronises it with a shared area of its own (the node's mode data,
+ * walkit_shm_node_data) around these same slots.  A node serves one mode at a time (the mode
+ * of its first attachment).
  *
  * Locks: each slot is an atomic counter (os_unix.c's aLock[] convention: n readers, or -1 for
  * one writer), so taking and letting go of an uncontended slot, and the barrier, touch no
@@ -65,9 +68,17 @@ struct walkit_shm_conn {
 walkit_shm_registry *walkit_shm_registry_create(void);
 void walkit_shm_registry_destroy(walkit_shm_registry *r); /* r empty, or NULL */
 
-/* Attaches a new connection to path's node, creating the node (no regions, no locks) for the
- * first one.  SQLITE_OK or SQLITE_NOMEM (nothing changed). */
-int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn **out);
+/* Attaches a new connection to path's node, creating the node (no regions, no locks, tagged
+ * with `mode`, a walkit_shm_mode) for the first one.  SQLITE_OK, SQLITE_NOMEM (nothing
+ * changed), or SQLITE_IOERR_SHMOPEN (logged) if the node's connections use another mode: a
+ * heap connection would write memory a copy connection never looks at, and back. */
+int walkit_shm_attach(walkit_shm_registry *r, const char *path, int mode, walkit_shm_conn **out);
+
+/* The node's mode data (copy.c's shared area): made by create(arg, path) for the first caller,
+ * freed by destroy() with the node (after its last detach).  NULL if create returned NULL (it
+ * is asked again next time).  Called from the mode's xShmMap; no node lock held by the caller. */
+void *walkit_shm_node_data(walkit_shm_conn *c, void *(*create)(void *arg, const char *path),
+                           void (*destroy)(void *data), void *arg);
 
 /* Releases every slot c holds, detaches and frees it; the last connection frees the node and
  * its regions (the next attach starts from zeroed memory and SQLite recovers from the WAL). */

@@ -19,6 +19,9 @@ What it prints, each figure with the machine's load average beside it:
    p50/p99/max.
 3. Instructions per operation from callgrind (deterministic, unlike wall clock) on one thread
    with two amounts of work, subtracting so that set-up cost cancels.
+4. walkit's copy mode (vfs/shm/copy.c) against its heap mode: reads and writes from 4 threads
+   and the bulk load, alternated, ratio copy/heap with its range; then callgrind's instructions
+   per operation for both.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ def _binaries() -> dict[str, Path]:
         run_cc([CC, *common_flags(), *stock_flags, str(HERE / "shm_bench.c"), str(sqlite_o),
                 "-o", str(tmp), "-lpthread", "-lm"], "linking shm_bench (stock)")
         tmp.rename(stock)
-    return {"stock": stock, "walkit": walkit}
+    copy = build_program("shm_bench_walkit_copy", [HERE / "shm_bench.c"],
+                         flags=BENCH_FLAGS + ("-DBENCH_WALKIT",),
+                         vfs_defines=("-DBENCH_WALKIT_COPY",))
+    return {"stock": stock, "walkit": walkit, "copy": copy}
 
 
 def _run(exe: Path, workload: str, threads: int, ops: int, seconds: float = 0.0,
@@ -184,12 +190,44 @@ def _callgrind(bins: dict[str, Path], scale: float, say: Callable[[str], None]) 
             f"{per['walkit'] / per['stock']:>14.2f}")
 
 
+def _copy_mode(bins: dict[str, Path], rounds: int, seconds: float, scale: float, callgrind: bool,
+               say: Callable[[str], None]) -> None:
+    """walkit's copy mode (vfs/shm/copy.c, shm_bench.c built with -DBENCH_WALKIT_COPY) against
+    its heap mode: the same workloads, alternated, then instructions per operation."""
+    say(f"4. copy mode vs heap mode: ops/s min/median/max of {rounds} alternating rounds of "
+        f"{seconds:g} s; ratio = median copy / median heap [range of per-round ratios]")
+    say(f"{'workload':<7}{'thr':>4} {'heap min':>10} {'median':>10} {'max':>10}  "
+        f"{'copy min':>10} {'median':>10} {'max':>10} {'ratio':>6} {'[range]':>13}  load 1/5/15")
+    for wl, threads in (("read", 4), ("write", 4), ("bulk", 1)):
+        rates: dict[str, list[float]] = {"walkit": [], "copy": []}
+        for _ in range(rounds):
+            for name in ("walkit", "copy"):
+                r = _run(bins[name], wl, threads, 1, seconds)
+                rates[name].append(r["ops"] / r["seconds"])
+        ratios = [c / h for c, h in zip(rates["copy"], rates["walkit"])]
+        ratio = statistics.median(rates["copy"]) / statistics.median(rates["walkit"])
+        say(f"{wl:<7}{threads:>4} {_spread(rates['walkit'])}  {_spread(rates['copy'])} "
+            f"{ratio:>6.2f} [{min(ratios):>5.2f}-{max(ratios):<5.2f}]  {_load()}")
+    if not callgrind:
+        return
+    say("   instructions per operation, copy vs heap (callgrind, 1 thread, (Ir(2N) - Ir(N)) / N)")
+    say(f"{'workload':<10}{'N':>9}{'heap':>14}{'copy':>14}{'copy/heap':>14}")
+    for wl, n in CALLGRIND_N.items():
+        n = max(10, int(n * scale))
+        per = {name: (_callgrind_instructions(bins[name], wl, 2 * n)
+                      - _callgrind_instructions(bins[name], wl, n)) / n
+               for name in ("walkit", "copy")}
+        say(f"{wl:<10}{n:>9}{per['walkit']:>14.0f}{per['copy']:>14.0f}"
+            f"{per['copy'] / per['walkit']:>14.2f}")
+
+
 def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True, stress: bool = True,
         say: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
     if rounds < 1 or scale <= 0:
         raise WalkitError("bench shm: --rounds must be >= 1 and --scale > 0")
     bins = _binaries()
-    say(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}")
+    say(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}\n"
+        f"bench: walkit copy mode {bins['copy']}")
     say(f"walkit bench shm: stock unix VFS vs walkit VFS, same SQLite {sqlite_source().version}, "
         f"same options; {os.cpu_count()} CPUs; load average 1/5/15 min at start {_load()} "
         "(figures for the record need an idle machine: load below 0.5)")
@@ -198,4 +236,5 @@ def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True, stress: boo
         _stress(rounds, scale, say)
     if callgrind:
         _callgrind(bins, scale, say)
+    _copy_mode(bins, rounds, SECONDS * scale, scale, callgrind, say)
     say(f"load average at end {_load()}")

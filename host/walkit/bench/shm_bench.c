@@ -177,9 +177,14 @@ int main(int argc, char **argv)
     walkit_config cfg = WALKIT_CONFIG_DEFAULT;
     if (walkit_init()) { fprintf(stderr, "shm_bench: walkit_init failed\n"); return 2; }
     cfg.storage = walkit_storage_hostfile(dir);
+#ifdef BENCH_WALKIT_COPY
+    cfg.shm_mode = WALKIT_SHM_COPY; /* private copies synchronised with a shared area */
+    vfs = "walkit-copy";
+#else
+    vfs = "walkit";
+#endif
     if (!cfg.storage || walkit_register(&cfg)) { fprintf(stderr, "shm_bench: walkit_register failed\n"); return 2; }
     snprintf(path, sizeof path, "/bench.db");
-    vfs = "walkit";
 #else
     snprintf(path, sizeof path, "%s/bench.db", dir);
     vfs = "unix";

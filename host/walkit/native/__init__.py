@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from ..sql import SqlError
 from .build import load_module
 
-SHM_MODES = {"heap": 0, "none": 1}
+SHM_MODES = {"heap": 0, "none": 1, "copy": 2}
 
 _names = itertools.count()
 _names_lock = threading.Lock()

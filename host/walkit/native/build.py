@@ -166,20 +166,23 @@ def sqlite_object(flags: Sequence[str] = MODULE_FLAGS) -> Path:
 
 
 def build_program(name: str, sources: Sequence[Path], *, flags: Sequence[str] = MODULE_FLAGS,
-                  port: str | None = "posix", include_dirs: Sequence[Path] = ()) -> Path:
+                  port: str | None = "posix", include_dirs: Sequence[Path] = (),
+                  vfs_defines: Sequence[str] = ()) -> Path:
     """A C program: ``sources`` + the VFS (OS port ``port``, or none) + SQLite, linked with
     ``flags``.
 
     ``include_dirs`` come before the standard ones (e.g. the VxWorks emulation headers).
+    ``vfs_defines`` (``-DNAME=VALUE``) go to the VFS and ``sources`` only, not to SQLite, so a
+    variant of the VFS (e.g. copy.c's rule switches) reuses the compiled amalgamation.
     Returns the executable's path (cached)."""
     sources = [Path(s).resolve() for s in sources]
     includes = [Path(d).resolve() for d in include_dirs]
     sqlite_o = sqlite_object(flags)
     key = f"prog-{name}-" + _digest(vfs_dir(), littlefs_dir(), *sources, *includes, tuple(flags), port,
-                                    sqlite_o.parent.name, _compiler_id())
+                                    tuple(vfs_defines), sqlite_o.parent.name, _compiler_id())
 
     def make(tmp: Path) -> None:
-        cflags = [*common_flags(includes), *flags, *WARN_FLAGS]
+        cflags = [*common_flags(includes), *flags, *vfs_defines, *WARN_FLAGS]
         all_sources = vfs_sources(port) + sources
         objs = [tmp / f"{i:02d}-{s.stem}.o" for i, s in enumerate(all_sources)]
         _compile_all(zip(all_sources, objs, [cflags] * len(objs)), f"building {name}")
@@ -243,12 +246,14 @@ int sqlite3_compileoption_used(const char *name);
 
 typedef struct walkit_storage walkit_storage;
 typedef enum walkit_shm_mode { WALKIT_SHM_HEAP = 0, WALKIT_SHM_NONE = 1, WALKIT_SHM_COPY = 2 } walkit_shm_mode;
+typedef struct walkit_shm_transport walkit_shm_transport;
 typedef struct walkit_config {
     const char *vfs_name;
     const walkit_storage *storage;
     walkit_shm_mode shm_mode;
     int make_default;
     int page_checksums;
+    const walkit_shm_transport *shm_transport;
 } walkit_config;
 typedef struct walkit_stats {
     uint64_t shm_map_calls;

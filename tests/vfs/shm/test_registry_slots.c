@@ -32,6 +32,7 @@
 #include "checks.h"
 #include "shm/registry.h"
 #include "sqlite3.h"
+#include "walkit.h"
 
 #define SH_LOCK (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)
 #define SH_UNLOCK (SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED)
@@ -43,7 +44,7 @@ static walkit_shm_registry *reg;
 static walkit_shm_conn *attach(void)
 {
     walkit_shm_conn *c = NULL;
-    if (walkit_shm_attach(reg, "/t.db", &c) != SQLITE_OK) {
+    if (walkit_shm_attach(reg, "/t.db", WALKIT_SHM_HEAP, &c) != SQLITE_OK) {
         fprintf(stderr, "attach failed\n");
         exit(100);
     }

@@ -98,7 +98,7 @@ static int lfs_committed(lfs_t *lfs, const char *path, char *buf, int n)
 static void test_littlefs_close_after_failed_write(lfs_t *lfs)
 {
     const walkit_storage *st = walkit_storage_littlefs(lfs);
-    walkit_config cfg = { "lfs-close", st, WALKIT_SHM_HEAP, 0 };
+    walkit_config cfg = { "lfs-close", st, WALKIT_SHM_HEAP, 0, 0, NULL };
     walkit_register(&cfg);
     sqlite3_vfs *v = sqlite3_vfs_find("lfs-close");
     static char big[16384];
@@ -152,7 +152,7 @@ static void test_littlefs_full_rollback_journal(lfs_t *lfs)
         return;
     }
     const walkit_storage *st = walkit_storage_littlefs(lfs);
-    walkit_config cfg = { "lfs-rbj", st, WALKIT_SHM_HEAP, 0 };
+    walkit_config cfg = { "lfs-rbj", st, WALKIT_SHM_HEAP, 0, 0, NULL };
     walkit_register(&cfg);
     sqlite3 *a = open_db("/j.db", "lfs-rbj"), *b = open_db("/j.db", "lfs-rbj");
     int rc = exec(a, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; CREATE TABLE t(x)");

@@ -333,6 +333,12 @@ static int wk_sync(sqlite3_file *pf, int flags)
 {
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = f->vfs->st;
+#ifdef WALKIT_PLANT_SKIP_SYNC
+    /* A planted bug (WALKIT_VFS_DEFINES): a sync that does nothing, which a power-cut
+     * campaign at synchronous=FULL must catch (tests/host/campaign/test_campaign.py). */
+    (void)st; (void)flags;
+    return SQLITE_OK;
+#endif
     int rc = st->sync(st->ctx, f->h, (flags & SQLITE_SYNC_DATAONLY) != 0);
     return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_FSYNC);
 }

@@ -24,10 +24,12 @@ from pathlib import Path
 
 from .. import WalkitError
 from ..console import TargetError
+from ..sql import SqlError
 from ..target import EXIT_CUT, Target, describe_status
 from .points import mix, select_points
 
 DB = "/user.db"
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB = 10, 11, 26
 BASE_MODELS = ("nor", "torn", "ooo")
 
 
@@ -79,8 +81,18 @@ def _rows_of_all(execute) -> list:
 def reference_states(txns: list[str], check: str | None) -> list:
     """states[i]: the check's result after the first i transactions, by Python's sqlite3."""
     con = sqlite3.connect(":memory:", isolation_level=None)
-    ex = lambda sql: [tuple(r) for r in con.execute(sql).fetchall()]  # noqa: E731
-    state = (lambda: ex(check)) if check else (lambda: _rows_of_all(ex))
+
+    def ex(sql):
+        return [tuple(r) for r in con.execute(sql).fetchall()]
+
+    def state():
+        if not check:
+            return _rows_of_all(ex)
+        try:
+            return ex(check)
+        except sqlite3.OperationalError as e:  # e.g. before the schema exists
+            return ("error", str(e))
+
     states = [state()]
     for i, t in enumerate(txns):
         try:
@@ -100,7 +112,14 @@ def _target_state(t: Target, check: str | None, sync: str):
     def ex(sql):
         return [tuple(r) for r in c.sql("u", sql).rows]
 
-    return integrity, (ex(check) if check else _rows_of_all(ex))
+    if not check:
+        return integrity, _rows_of_all(ex)
+    try:
+        return integrity, ex(check)
+    except SqlError as e:  # the reference's ("error", message) for the same query
+        if e.primary in (SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR):
+            raise WalkitError(f"check query: {e}") from None
+        return integrity, ("error", e.message)
 
 
 def run_script_point(board: str, image, base: Path, workdir: Path, txns: list[str],

@@ -16,7 +16,6 @@ typedef struct undo_block {
 
 static struct {
     fault_state st;
-    flash_dev *dev;
     uint8_t *undo_mem; /* FAULT_UNDO_BLOCKS * erase_block bytes, FAULT_OOO only */
     undo_block undo[FAULT_UNDO_BLOCKS];
 } F;
@@ -169,7 +168,7 @@ static uint32_t torn_erase(flash_dev *dev, const flash_fault_op *op, uint64_t r)
         uint32_t base;
         where[i] = (uint32_t)(mix(r + i) % nwords) * 4u;
         base = where[i] - where[i] % dev->read_size;
-        if (dev->read_size > sizeof unit) return 0;
+        if (dev->read_size > sizeof unit) return 0; /* no such board: then the erase is not done */
         dev->ops->read(dev->ctx, op->off + base, unit, dev->read_size);
         memcpy(old[i], unit + (where[i] - base), 4);
     }
@@ -268,7 +267,6 @@ int fault_arm(flash_dev *dev, uint64_t cut_at, fault_model model, uint64_t seed,
     F.st.model = model;
     F.st.seed = seed;
     F.st.hash = 0xcbf29ce484222325ull;
-    F.dev = dev;
     fault_seed(seed);
     flash_set_fault_hook(dev, hook, NULL);
     return 0;

@@ -48,6 +48,7 @@ def _check(report, expect_points):
     assert report["failures"] == [], summary(report)
 
 
+@pytest.mark.timeout(2400)  # ~11 min with the 2 cores 17 times oversubscribed
 def test_ci_campaign_300_points_four_models_both_sync_levels(build_image, tmp_path):
     image = build_image("qemu-virt-a15")
     cfg = Config(board="qemu-virt-a15", models=MODELS, syncs=("full", "normal"), seed=20,
@@ -63,6 +64,7 @@ def test_ci_campaign_300_points_four_models_both_sync_levels(build_image, tmp_pa
     print(summary(report))
 
 
+@pytest.mark.timeout(2400)
 def test_exhaustive_run_over_a_small_workload(build_image, tmp_path):
     image = build_image("qemu-virt-a15")
     cfg = Config(board="qemu-virt-a15", models=("nor",), syncs=("full",), seed=4, txns=1,

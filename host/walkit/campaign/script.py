@@ -71,7 +71,7 @@ def _rows_of_all(execute) -> list:
     """Every table's rows as sorted tuples (the default check), via ``execute(sql)``."""
     out = [("sqlite_schema", r) for r in sorted(execute(
         "SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name"))]
-    tables = [r[1] for r in out if r[1][0] == "table" and not r[1][1].startswith("sqlite_")]
+    tables = [r[1][1] for r in out if r[1][0] == "table" and not r[1][1].startswith("sqlite_")]
     for name in tables:
         q = name.replace('"', '""')
         out += [(name, r) for r in sorted(execute(f'SELECT * FROM "{q}"'), key=repr)]

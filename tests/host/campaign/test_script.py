@@ -80,3 +80,31 @@ def test_a_wrong_reference_is_caught(power_cut, monkeypatch):
                        check="SELECT item, left FROM stock ORDER BY item")
     assert report["failures"]
     assert "none of the reference states" in report["failures"][0]["reason"]
+
+
+def test_default_check_compares_every_table_under_every_model(power_cut):
+    report = power_cut(SCHEMA_AND_ORDERS, models=("nor", "torn", "ooo", "double"), points="8")
+    assert report["points"] == 8
+    assert report["failures"] == [], report["failures"]
+    assert report["by_model"]["double"]["points"] == 2
+
+
+def test_cli_runs_a_script_file(build_image, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "orders.sql"
+    script.write_text(SCHEMA_AND_ORDERS)
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "walkit.cli", "campaign", "--board", "host-sim",
+                        "--workload", str(script), "--sync", "both", "--points", "3",
+                        "--image", str(build_image("host-sim")), "--json", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(out.read_text())
+    assert rep["points"] == 6 and rep["failures"] == []
+    r = subprocess.run([sys.executable, "-m", "walkit.cli", "campaign", "--board", "host-sim",
+                        "--workload", str(tmp_path / "none.sql")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "none.sql: No such file" in r.stderr

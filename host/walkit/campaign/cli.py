@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from .. import WalkitError
 from .points import POINTS_HELP
 
 
@@ -61,5 +59,3 @@ def cmd_campaign(args) -> int:
     print(summary(report))
     return 1 if report["failures"] else 0
 
-
-__all__ = ["register", "WalkitError"]

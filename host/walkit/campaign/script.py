@@ -206,6 +206,7 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
     txns = split_transactions(script) if isinstance(script, str) else list(script)
     states = reference_states(txns, check)
     image = Path(image) if image else build(board)
+    own = workdir is None
     wd = Path(workdir or tempfile.mkdtemp(prefix="walkit-script-"))
     wd.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -231,6 +232,8 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
     failures = [dict(r, replay=f"walkit campaign --board {board} --workload SCRIPT --model "
                      f"{r['model']} --sync {r['sync']} --seed {seed} --points list:{r['point']}")
                 for r in results if not r["ok"]]
+    if own and not failures:  # a failure's image and log stay, with the rest of its folder
+        shutil.rmtree(wd, ignore_errors=True)
     by_model = {m: {"points": sum(1 for r in results if r["model"] == m),
                     "failures": sum(1 for r in results if r["model"] == m and not r["ok"])}
                 for m in models}

@@ -103,3 +103,17 @@ def test_bad_workload_arguments_are_refused(target, args):
 def test_check_of_a_missing_database(target):
     row = target.console.request(".workload", "check", "/none.db", "1").rows[0]
     assert row[:2] == ("missing", -1)
+
+
+def test_campaign_seeding_fixes_randomness_and_the_clock(target):
+    c = target.console
+    c.open("s", "/s.db")
+
+    def sample(seed):
+        c.request(".fault", "seed", str(seed))
+        return (c.sql("s", "SELECT hex(randomblob(16))").rows[0][0],
+                c.sql("s", "SELECT strftime('%Y-%m-%d %H:%M', 'now')").rows[0][0])
+
+    a, b, other = sample(5), sample(5), sample(6)
+    assert a == b and a[0] != other[0]
+    assert a[1] == "2026-01-01 00:00"  # the campaign clock's fixed start

@@ -13,6 +13,8 @@
 #define BOARD_EXIT_REBOOT 0x7e /* the firmware asks to be powered up again on the same flash
                                   (console .reboot): the contract has no reset line, so
                                   whoever runs the board (the walkit harness) restarts it */
+#define BOARD_EXIT_CUT 0x7d    /* a power cut armed with .fault arm happened (fault.c): the
+                                  flash holds what the fault model left; nothing else ran */
 
 void board_init(void);
 

@@ -20,10 +20,12 @@
 #include "board.h"
 #include "console.h"
 #include "console_shell.h"
+#include "fault.h"
 #include "flash.h"
 #include "log.h"
 #include "sqlite3.h"
 #include "walkit.h"
+#include "workload.h"
 
 typedef struct conn {
     char name[CONSOLE_NAME_MAX + 1]; /* "" = free slot */
@@ -561,6 +563,84 @@ static void cmd_ping(console *c, int argc, char **argv, con_sink *sink)
     sink->done(sink, 0, 0);
 }
 
+/* ---- power-cut campaigns (fault.c, workload.c) --------------------------------------------- */
+
+/* A decimal unsigned 64-bit number, whole (no sign, no trailing text). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static void cmd_fault(console *c, int argc, char **argv, con_sink *sink)
+{
+    static const char *const names[] = { "name", "value" };
+    const char *usage = "usage: .fault arm N nor|torn|ooo SEED | .fault seed SEED | .fault off | .fault status";
+    uint64_t n, seed;
+    const char *err;
+    if (strcmp(argv[1], "arm") == 0 && argc == 5) {
+        int model = fault_model_parse(argv[3]);
+        if (parse_u64(argv[2], &n) || parse_u64(argv[4], &seed) || model < 0) {
+            sink->error(sink, SQLITE_MISUSE, usage);
+            return;
+        }
+        if (fault_arm(c->fs->flash, n, (fault_model)model, seed, &err) != 0) {
+            sink->error(sink, SQLITE_ERROR, err);
+            return;
+        }
+        sink->done(sink, 0, 0);
+    } else if (strcmp(argv[1], "seed") == 0 && argc == 3) {
+        if (parse_u64(argv[2], &seed)) {
+            sink->error(sink, SQLITE_MISUSE, usage);
+            return;
+        }
+        fault_seed(seed);
+        sink->done(sink, 0, 0);
+    } else if (strcmp(argv[1], "off") == 0 && argc == 2) {
+        fault_disarm(c->fs->flash);
+        sink->done(sink, 0, 0);
+    } else if (strcmp(argv[1], "status") == 0 && argc == 2) {
+        const fault_state *f = fault_get();
+        char hash[17];
+        sqlite3_snprintf(sizeof hash, hash, "%016llx", (unsigned long long)f->hash);
+        sink->columns(sink, 2, names);
+        stat_row(sink, "armed", f->armed);
+        stat_row(sink, "cut_at", (int64_t)f->cut_at);
+        stat_row_text(sink, "model", fault_model_name(f->model));
+        stat_row(sink, "seed", (int64_t)f->seed);
+        stat_row(sink, "ops", (int64_t)f->ops);
+        stat_row(sink, "prog_ops", (int64_t)f->prog_ops);
+        stat_row(sink, "erase_ops", (int64_t)f->erase_ops);
+        stat_row(sink, "syncs", (int64_t)f->syncs);
+        stat_row_text(sink, "hash", hash);
+        stat_row(sink, "undo_overflow", (int64_t)f->undo_overflow);
+        sink->done(sink, 0, 0);
+    } else {
+        sink->error(sink, SQLITE_MISUSE, usage);
+    }
+}
+
+static void cmd_workload(console *c, int argc, char **argv, con_sink *sink)
+{
+    const char *usage = "usage: .workload run FILE SEED TXNS full|normal | .workload check FILE SEED";
+    uint64_t seed, txns;
+    (void)c;
+    if (strcmp(argv[1], "run") == 0 && argc == 6 && !parse_u64(argv[3], &seed) &&
+        !parse_u64(argv[4], &txns) && txns < 1000000) {
+        workload_run(argv[2], seed, (int64_t)txns, argv[5], sink);
+    } else if (strcmp(argv[1], "check") == 0 && argc == 4 && !parse_u64(argv[3], &seed)) {
+        workload_check(argv[2], seed, sink);
+    } else {
+        sink->error(sink, SQLITE_MISUSE, usage);
+    }
+}
+
 static const command commands[] = {
     { ".help", 1, 1, ".help", "this list", cmd_help },
     { ".open", 2, 3, ".open [NAME] FILE", "open a connection (default name: main) and use it", cmd_open },
@@ -583,6 +663,10 @@ static const command commands[] = {
     { ".interrupt", 1, 1, ".interrupt", "machine mode, sent while a request runs: stop its "
       "statement (SQLITE_INTERRUPT); answered after it", cmd_interrupt },
     { ".ping", 1, 1, ".ping", "answer ok (machine mode: resynchronise)", cmd_ping },
+    { ".fault", 2, 5, ".fault arm N MODEL SEED|seed SEED|off|status",
+      "power cut at the Nth flash program/erase (N=0: count only); campaign seeding", cmd_fault },
+    { ".workload", 4, 6, ".workload run FILE SEED TXNS full|normal|check FILE SEED",
+      "the built-in self-verifying campaign workload", cmd_workload },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

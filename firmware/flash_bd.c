@@ -1,5 +1,6 @@
 /* flash_bd.c: littlefs block device callbacks on flash.h (contract in flash_bd.h). */
 #include <string.h>
+#include "fault.h"
 #include "flash_bd.h"
 #include "log.h"
 
@@ -37,10 +38,12 @@ static int bd_erase(const struct lfs_config *c, lfs_block_t block)
     return to_lfs(flash_erase(c->context, addr(c, block, 0)), "erase", block, 0);
 }
 
-/* NOR has no write cache: a program is durable when it returns. */
+/* NOR has no write cache: a program is durable when it returns.  The sync point is still
+ * reported to fault.c, whose out-of-order model reverts writes made since the last one. */
 static int bd_sync(const struct lfs_config *c)
 {
     (void)c;
+    fault_sync();
     return LFS_ERR_OK;
 }
 

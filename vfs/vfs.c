@@ -402,6 +402,12 @@ static int wk_sync(sqlite3_file *pf, int flags)
 {
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = f->vfs->st;
+#ifdef WALKIT_PLANT_SKIP_SYNC
+    /* A planted bug (WALKIT_VFS_DEFINES): a sync that does nothing, which a power-cut
+     * campaign at synchronous=FULL must catch (tests/host/campaign/test_campaign.py). */
+    (void)st; (void)flags;
+    return SQLITE_OK;
+#endif
     int rc = st->sync(st->ctx, f->h, (flags & SQLITE_SYNC_DATAONLY) != 0);
     return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_FSYNC);
 }
@@ -626,12 +632,24 @@ static int wk_access(sqlite3_vfs *pvfs, const char *name, int what, int *out)
     return SQLITE_OK;
 }
 
+/* The walkit_set_entropy() sources, or NULL for the defaults below. */
+static const walkit_entropy *entropy;
+
+void walkit_set_entropy(const walkit_entropy *e)
+{
+    entropy = e;
+}
+
 /* SQLite seeds its own PRNG from here (WAL salts, temporary names).  Targets rarely have an
  * entropy source, so mix what differs between boots and calls: the clocks, the task, stack and
  * heap addresses, and a call counter, through the splitmix64 finaliser. */
 static int wk_randomness(sqlite3_vfs *pvfs, int n, char *out)
 {
     static uint64_t counter;
+    if (entropy && entropy->random) {
+        entropy->random(entropy->ctx, n, out);
+        return n;
+    }
     uint64_t x = walkit_os_monotonic_us() ^ ((uint64_t)walkit_os_wall_ms() << 20) ^
                  (uint64_t)walkit_os_task_id() ^ (uint64_t)(uintptr_t)&x ^
                  ((uint64_t)(uintptr_t)pvfs << 7);
@@ -662,7 +680,8 @@ static int wk_sleep(sqlite3_vfs *pvfs, int us)
 static int wk_current_time_int64(sqlite3_vfs *pvfs, sqlite3_int64 *out)
 {
     (void)pvfs;
-    *out = UNIX_EPOCH_JD_MS + walkit_os_wall_ms();
+    if (entropy && entropy->wall_ms) *out = UNIX_EPOCH_JD_MS + entropy->wall_ms(entropy->ctx);
+    else *out = UNIX_EPOCH_JD_MS + walkit_os_wall_ms();
     return SQLITE_OK;
 }
 

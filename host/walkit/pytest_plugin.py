@@ -13,6 +13,10 @@ Fixtures (docs/writing-tests.md has a worked example):
 ``shared_target``   one booted target per board for the whole session, for tests that only read
                     or use their own files; rebooted if a test left it dead, back in machine
                     mode if a test left its console interactive.
+``power_cut``       ``power_cut(script, check=None, models=("nor",), syncs=("full",),
+                    points="10", seed=1)``: a power-cut campaign of a SQL script on the board
+                    (walkit.campaign.script); returns the report, whose ``failures`` must be
+                    empty (each says why, how to replay it, where its image is kept).
 
 Options: ``--board NAME`` (repeatable, or comma-separated, or ``all``; default
 ``$WALKIT_BOARDS`` or every board), ``--walkit-artifacts DIR`` (default ``<rootdir>/artifacts``),
@@ -143,6 +147,19 @@ def target_factory(request, walkit_board, walkit_image, tmp_path):
     yield make
     for t in made:
         t.close()
+
+
+@pytest.fixture
+def power_cut(walkit_board, walkit_image, tmp_path):
+    """Power-cut tests of the user's own SQL (docs/writing-tests.md, docs/recovery.md)."""
+    from .campaign import power_cut_campaign
+
+    def run(script, *, check=None, models=("nor",), syncs=("full",), points="10", seed=1):
+        return power_cut_campaign(walkit_board, script, check=check, models=tuple(models),
+                                  syncs=tuple(syncs), points=points, seed=seed,
+                                  image=walkit_image, workdir=tmp_path / "power-cut")
+
+    return run
 
 
 @pytest.fixture

@@ -142,6 +142,18 @@ long walkit_littlefs_blocks_used(struct lfs *lfs);
  * succeed, then `fail` fail as if memory were exhausted.  walkit_fault_alloc(0, 0) disarms. */
 void walkit_fault_alloc(int skip, int fail);
 
+/* Where every walkit VFS gets its randomness (xRandomness: SQLite's PRNG seed, WAL salts) and
+ * its wall clock (xCurrentTime, xCurrentTimeInt64: milliseconds since the Unix epoch), so a run
+ * can be made reproducible (power-cut campaigns).  `random` fills n bytes; `wall_ms` returns
+ * the time.  NULL (or a NULL member) restores the default: the OS clocks mixed with addresses
+ * and a counter.  The struct must outlive its use; set it while no other task is in SQLite. */
+typedef struct walkit_entropy {
+    void (*random)(void *ctx, int n, char *out);
+    int64_t (*wall_ms)(void *ctx);
+    void *ctx;
+} walkit_entropy;
+void walkit_set_entropy(const walkit_entropy *e);
+
 #ifdef __cplusplus
 }
 #endif

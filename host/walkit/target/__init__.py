@@ -11,7 +11,7 @@
 """
 
 from .session import open_session
-from .status import EXIT_FAULT, EXIT_REBOOT, describe_status
+from .status import EXIT_CUT, EXIT_FAULT, EXIT_REBOOT, describe_status
 from .target import DRIVERS, Target
 
-__all__ = ["DRIVERS", "EXIT_FAULT", "EXIT_REBOOT", "Target", "describe_status", "open_session"]
+__all__ = ["DRIVERS", "EXIT_CUT", "EXIT_FAULT", "EXIT_REBOOT", "Target", "describe_status", "open_session"]

@@ -6,6 +6,7 @@ import signal
 
 EXIT_FAULT = 0x7F   # a CPU fault: the console has the *** FAULT line
 EXIT_REBOOT = 0x7E  # .reboot: the runner powers the board up again on the same flash
+EXIT_CUT = 0x7D     # a power cut armed with .fault arm (firmware/fault.c) happened
 
 
 def describe_status(status: int | None) -> str:
@@ -16,6 +17,8 @@ def describe_status(status: int | None) -> str:
         return "exited with status 0"
     if status == EXIT_FAULT:
         return f"exited with status {status} (CPU fault; see the *** FAULT line)"
+    if status == EXIT_CUT:
+        return f"exited with status {status} (power cut by .fault arm)"
     if status == EXIT_REBOOT:
         return f"exited with status {status} (asked to be rebooted)"
     if status < 0:

@@ -1,0 +1,61 @@
+"""``walkit campaign``: power cuts at chosen flash operations of a workload, each verified."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .points import POINTS_HELP
+
+
+def register(sub) -> None:
+    p = sub.add_parser("campaign", help="power-cut campaign: cut at flash operations, recover, verify",
+                       description="Runs the workload once uncut (the dry run: T operations), then "
+                       "once per cut point with the power cut at that operation, and verifies each "
+                       "recovered image on the target and on the host (docs/recovery.md).")
+    p.add_argument("--board", "-b", default=os.environ.get("WALKIT_BOARD", "qemu-virt-a15"))
+    p.add_argument("--storage", default="littlefs", help="storage backend (littlefs)")
+    p.add_argument("--model", default="nor",
+                   help="nor, torn, ooo, double, a comma list, or all (default nor)")
+    p.add_argument("--sync", default="full", help="synchronous level: full, normal or both")
+    p.add_argument("--workload", default="builtin",
+                   help="builtin (generated on the target from --seed) or a SQL script file")
+    p.add_argument("--check", default=None,
+                   help="script workloads: the query whose result is compared (default: every table)")
+    p.add_argument("--txns", type=int, default=6, help="builtin: transactions (default 6)")
+    p.add_argument("--points", default="20", help=POINTS_HELP + " (default 20)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel targets (default: one per CPU)")
+    p.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run the points on a Dask distributed scheduler (or local:N for a "
+                   "LocalCluster of N workers)")
+    p.add_argument("--image", default=None, help="firmware image (default: walkit build)")
+    p.add_argument("--workdir", default=None, help="keep points here (failures stay)")
+    p.add_argument("--json", dest="json_path", default=None, help="write the report here")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_campaign)
+
+
+def cmd_campaign(args) -> int:
+    from .campaign import SYNCS, Config, run_campaign, summary
+    from .runner import MODELS
+
+    models = MODELS if args.model == "all" else tuple(m.strip() for m in args.model.split(","))
+    syncs = SYNCS if args.sync == "both" else (args.sync,)
+    if args.workload != "builtin":
+        from .script import run_script_campaign
+
+        report = run_script_campaign(args.workload, board=args.board, models=models, syncs=syncs,
+                                     points=args.points, seed=args.seed, check=args.check,
+                                     image=args.image, workdir=args.workdir,
+                                     json_path=args.json_path)
+    else:
+        cfg = Config(board=args.board, storage=args.storage, models=models, syncs=syncs,
+                     seed=args.seed, txns=args.txns, points=args.points, jobs=args.jobs,
+                     dask=args.dask, workdir=args.workdir, image=args.image,
+                     json_path=args.json_path,
+                     progress=not args.no_progress and sys.stderr.isatty())
+        report = run_campaign(cfg)
+    print(summary(report))
+    return 1 if report["failures"] else 0
+

@@ -1,6 +1,6 @@
-"""WAL concurrency between connections of one address space (issue 4), through the
-walkit.sql.Session protocol only, so the same scenarios run natively and on a board: readers
-keep their snapshot, one writer at a time, and the four checkpoint modes with readers present.
+"""WAL concurrency between connections of one address space, through the walkit.sql.Session
+protocol only, so the same scenarios run natively and on a board: readers keep their snapshot,
+one writer at a time, and the four checkpoint modes with readers present.
 
 Connections are driven one statement at a time from one thread: every interleaving here is
 deterministic.  busy_timeout is 0 unless stated, so a conflict shows as SQLITE_BUSY at once.

@@ -1,4 +1,4 @@
-"""The WAL-index's life (issue 4), through the walkit.sql.Session protocol: a WAL-index larger
+"""The WAL-index's life, through the walkit.sql.Session protocol: a WAL-index larger
 than one 32 KiB region, the last connection checkpointing and deleting the WAL, exclusive
 locking mode, and no -shm file at any point."""
 

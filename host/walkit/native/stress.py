@@ -1,4 +1,4 @@
-"""The C stress driver (tests/c/stress.c) built against the walkit VFS, plain or under
+"""The C stress driver (tests/scenarios/stress.c) built against the walkit VFS, plain or under
 ThreadSanitizer, and run on a scratch folder.
 
     python -m walkit.native.stress [--tsan] [--writers 8] [--txns 2000] [--readers 8]
@@ -36,7 +36,7 @@ class StressResult:
 def stress_program(tsan: bool = False, extra_flags: tuple[str, ...] = ()) -> Path:
     flags = (TSAN_FLAGS if tsan else MODULE_FLAGS) + tuple(extra_flags)
     name = "stress-tsan" if tsan else "stress"
-    return build_program(name, [repo_root() / "tests" / "c" / "stress.c"], flags=flags)
+    return build_program(name, [repo_root() / "tests" / "scenarios" / "stress.c"], flags=flags)
 
 
 def run_stress(root: Path, writers: int, txns: int, readers: int, accounts: int = 50,

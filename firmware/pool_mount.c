@@ -3,7 +3,6 @@
 
 #include "log.h"
 #include "pool_mount.h"
-#include "storage/storage.h"
 
 const char *pool_state_name(pool_state s)
 {
@@ -57,7 +56,7 @@ void pool_mount_boot(pool_mount *pm, flash_dev *flash)
     walkit_flashpool_config cfg = {&pm->bd, 0, 0};
     int how = 0;
     int rc = walkit_storage_flashpool(&cfg, &pm->storage, &how);
-    if (rc == WALKIT_ST_OK) {
+    if (rc == WALKIT_FLASHPOOL_OK) {
         pm->state = how == WALKIT_FLASHPOOL_FORMATTED ? POOL_FORMATTED : POOL_MOUNTED;
         fw_log("storage: flash pool %s at %lu (%lu bytes)",
                how == WALKIT_FLASHPOOL_FORMATTED ? "was blank: formatted" : "mounted",
@@ -66,8 +65,8 @@ void pool_mount_boot(pool_mount *pm, flash_dev *flash)
     }
     pm->error = rc;
     pm->storage = NULL;
-    pm->state = rc == WALKIT_ST_CORRUPT ? POOL_CORRUPT : POOL_FAILED;
-    fw_log(rc == WALKIT_ST_CORRUPT
+    pm->state = rc == WALKIT_FLASHPOOL_E_CORRUPT ? POOL_CORRUPT : POOL_FAILED;
+    fw_log(rc == WALKIT_FLASHPOOL_E_CORRUPT
                ? "storage: flash pool corrupt (error %d); running without it, the partition is left as it is"
                : "storage: flash pool mount failed (error %d)", rc);
 }

@@ -51,11 +51,18 @@ typedef struct walkit_flashpool_config {
 #define WALKIT_FLASHPOOL_MOUNTED 0   /* an existing pool was mounted */
 #define WALKIT_FLASHPOOL_FORMATTED 1 /* the partition was blank: a new pool was written */
 
+/* Results of walkit_storage_flashpool: the storage contract's WALKIT_ST_* values
+ * (vfs/storage/storage.h), named here for callers outside vfs/. */
+#define WALKIT_FLASHPOOL_OK 0
+#define WALKIT_FLASHPOOL_E_NOMEM (-4)
+#define WALKIT_FLASHPOOL_E_IO (-5)
+#define WALKIT_FLASHPOOL_E_INVAL (-7)
+#define WALKIT_FLASHPOOL_E_CORRUPT (-8)
+
 /* Mounts the pool on cfg->bd, or formats it if and only if the whole partition is blank.
- * Returns WALKIT_ST_OK with *out a new backend (free it with walkit_storage_destroy), or:
- * WALKIT_ST_CORRUPT (not a pool and not blank, or the pool's structures are damaged: nothing
- * is written), WALKIT_ST_INVAL (bad geometry or config), WALKIT_ST_IO (the device failed),
- * WALKIT_ST_NOMEM. */
+ * Returns WALKIT_FLASHPOOL_OK with *out a new backend (free it with walkit_storage_destroy),
+ * or: E_CORRUPT (not a pool and not blank, or the pool's structures are damaged: nothing is
+ * written), E_INVAL (bad geometry or config), E_IO (the device failed), E_NOMEM. */
 int walkit_storage_flashpool(const walkit_flashpool_config *cfg, const walkit_storage **out,
                              int *state);
 

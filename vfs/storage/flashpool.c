@@ -46,6 +46,11 @@
 #include "walkit_flashpool.h"
 #include "walkit_int.h"
 
+_Static_assert(WALKIT_FLASHPOOL_E_NOMEM == WALKIT_ST_NOMEM && WALKIT_FLASHPOOL_E_IO == WALKIT_ST_IO &&
+                   WALKIT_FLASHPOOL_E_INVAL == WALKIT_ST_INVAL &&
+                   WALKIT_FLASHPOOL_E_CORRUPT == WALKIT_ST_CORRUPT,
+               "walkit_flashpool.h names the storage contract's codes");
+
 #define FP_FILES 32           /* slots in the file table */
 #define FP_NAME_MAX (WALKIT_STORAGE_MAX_PATH - 1)
 #define FP_RESERVE 2          /* free blocks only the cleaner may take */

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import WalkitError
 from .flash import DEFAULT_BOARD, create_image, open_image
+from .pool import open_pool
 
 
 def _board(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,17 @@ def cmd_create(args) -> int:
     return 0
 
 
+def _partition(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--partition", "-p", choices=("littlefs", "pool"), default="littlefs",
+                   help="which partition of the image: littlefs (default) or the flash pool")
+
+
 def cmd_ls(args) -> int:
+    if args.partition == "pool":
+        with open_pool(args.image, args.board) as pool:
+            for e in pool.list(args.path):
+                print(f"file  {e.size:>10}  {e.path}")
+        return 0
     with open_image(args.image, args.board) as img:
         for e in img.files(args.path):
             print(f"{'dir' if e.is_dir else 'file':<4}  {e.size:>10}  {e.path}{'/' if e.is_dir else ''}")
@@ -31,7 +42,8 @@ def cmd_ls(args) -> int:
 
 
 def cmd_get(args) -> int:
-    with open_image(args.image, args.board) as img:
+    opener = open_pool if args.partition == "pool" else open_image
+    with opener(args.image, args.board) as img:
         data = img.read(args.path)
     if args.out == "-":
         sys.stdout.buffer.write(data)
@@ -82,14 +94,16 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_create)
 
-    p = sub.add_parser("ls", help="list the files in an image's littlefs")
+    p = sub.add_parser("ls", help="list the files in an image's littlefs (or its flash pool)")
     _board(p)
+    _partition(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("path", metavar="PATH", nargs="?", default="/")
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("get", help="copy a file out of an image (OUT '-' is stdout)")
     _board(p)
+    _partition(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("path", metavar="PATH")
     p.add_argument("out", metavar="OUT", nargs="?", default=None,

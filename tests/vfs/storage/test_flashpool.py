@@ -6,7 +6,9 @@ foreign geometry reported with nothing written, a full pool, state-log compactio
 erase counts, the write amplification of 1-row autocommit inserts at synchronous=FULL (at most
 1.5 x (page + 24) bytes programmed and erased per commit, 4 KiB and 256 KiB blocks), and a
 power cut at every program/erase of a small SQLite workload: at FULL every acknowledged commit
-survives; with relaxed durability at NORMAL at most the configured bound is lost.  A planted
+survives; with relaxed durability at NORMAL at most the configured bound is lost; page rewrites
+that make the cleaner copy live bytes, cut at every 7th program/erase (``test_flashpool
+cut-cleaner 1`` cuts at every one), keep every acknowledged write.  A planted
 bug (a torn tail taken for erased flash, -DWALKIT_FLASHPOOL_PLANT_NO_SEAL) fails the cut
 campaign.  One pytest item per check of the C program test_flashpool.c (its ``--list``)."""
 
@@ -30,6 +32,8 @@ def mode(check: str) -> str:
         return "cut-full"
     if check.startswith("cut_relaxed_"):
         return "cut-relaxed"
+    if check.startswith("cut_cleaner_"):
+        return "cut-cleaner"
     return "all"
 
 
@@ -47,7 +51,7 @@ def test_check(check: str) -> None:
     run_mode(mode(check)).assert_ok(check)
 
 
-@pytest.mark.parametrize("m", ["all", "cut-full", "cut-relaxed"])
+@pytest.mark.parametrize("m", ["all", "cut-full", "cut-relaxed", "cut-cleaner"])
 def test_run_is_clean(m: str) -> None:
     run_mode(m).assert_clean()
 

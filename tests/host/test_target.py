@@ -70,7 +70,8 @@ def _patch_function(elf: Path, symbol: str, code: bytes, out: Path) -> Path:
             name_off, value = f[0], (f[4] if is64 else f[1])
             start = strtab[4] + name_off
             if data[start:data.index(0, start)] == symbol.encode():
-                addr = value & ~1  # Thumb functions have bit 0 set
+                arm = struct.unpack_from("<H", data, 0x12)[0] == 40  # EM_ARM
+                addr = value & ~1 if arm else value  # Thumb functions have bit 0 set; x86 may be odd
     assert addr is not None, f"{symbol} not in {elf}"
     for s in sections:
         s_addr, s_off, s_size = s[3], s[4], s[5]

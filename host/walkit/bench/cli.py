@@ -18,8 +18,8 @@ def register(sub) -> None:
                    choices=("autocommit", "tx10", "bulk", "update"), help="workload (repeat; default: all)")
     f.add_argument("--commits", type=int, default=200, help="measured transactions per run")
     f.add_argument("--warmup", type=int, default=50, help="transactions before measuring")
-    f.add_argument("--pool-warmup", type=int, default=20000,
-                   help="pool: warm up until it programmed twice its partition, at most this many")
+    f.add_argument("--pool-warmup", type=int, default=5000,
+                   help="pool: warm up until it has erased 8 blocks, at most this many transactions")
     f.add_argument("--plot", default="bench-flash.png", help="PNG of write amplification ('' = none)")
     f.set_defaults(func=_flash)
 

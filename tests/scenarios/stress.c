@@ -27,10 +27,11 @@ static int accounts = 50, busy_timeout = 10000, checkpoint_ms = 2;
 static int writers_left;         /* guarded by state_lock */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static long commits, retries, reads, bad_reads, ckpt_ok, ckpt_busy, errors;
-/* Commit latency (first BEGIN attempt to successful COMMIT, retries included), in a histogram
- * of power-of-two microsecond buckets; guarded by state_lock. */
-static long latency_hist[32];
-static double latency_max_us;
+/* Commit latencies (first BEGIN attempt to successful COMMIT, retries included) in
+ * microseconds, one per commit: latency[0..nlatency) of room for WRITERS x TXNS; guarded by
+ * state_lock. */
+static float *latency;
+static long nlatency;
 static char first_error[256];
 
 static void note_error(const char *what, sqlite3 *db, int rc)
@@ -75,24 +76,21 @@ static double now_us(void)
 
 static void note_latency(double us)
 {
-    int b = 0;
-    while (b < 31 && (double)(1L << (b + 1)) <= us) b++;
     pthread_mutex_lock(&state_lock);
-    latency_hist[b]++;
-    if (us > latency_max_us) latency_max_us = us;
+    latency[nlatency++] = (float)us;
     pthread_mutex_unlock(&state_lock);
 }
 
-/* The upper bound (us) of the bucket holding the q-quantile of commit latencies. */
-static long latency_quantile(double q)
+static int cmp_float(const void *a, const void *b)
 {
-    long total = 0, seen = 0;
-    for (int b = 0; b < 32; b++) total += latency_hist[b];
-    for (int b = 0; b < 32; b++) {
-        seen += latency_hist[b];
-        if (total && (double)seen >= q * (double)total) return 1L << (b + 1);
-    }
-    return 0;
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of the commit latencies (us), after sorting them; 0 if there are none. */
+static double latency_quantile(double q)
+{
+    return nlatency ? latency[(long)((double)(nlatency - 1) * q)] : 0;
 }
 
 static void *writer(void *arg)
@@ -284,6 +282,11 @@ int main(int argc, char **argv)
     int nc = checkpoint_ms > 0 ? 1 : 0;
     pthread_t *th = calloc((size_t)(nw + nr + 1), sizeof *th);
     int *warg = calloc((size_t)nw, sizeof *warg);
+    latency = calloc((size_t)nw * (size_t)txns, sizeof *latency);
+    if (!th || !warg || !latency) {
+        fprintf(stderr, "stress: out of memory\n");
+        return 2;
+    }
     writers_left = nw;
     double t0 = now_s();
     for (int i = 0; i < nw; i++) {
@@ -300,20 +303,22 @@ int main(int argc, char **argv)
     int rc = final_check(&sum, integrity, sizeof integrity);
     walkit_stats s;
     walkit_get_stats(&s);
+    qsort(latency, (size_t)nlatency, sizeof *latency, cmp_float);
     int ok = rc == SQLITE_OK && errors == 0 && bad_reads == 0 && commits == (long)nw * txns &&
              sum == (long)accounts * BALANCE && strcmp(integrity, "ok") == 0;
     printf("RESULT %s commits=%ld retries=%ld reads=%ld bad_reads=%ld ckpt_ok=%ld ckpt_busy=%ld "
            "sum=%ld integrity=%s elapsed_ms=%.0f commits_per_s=%.0f shm_lock_calls=%llu "
            "shm_lock_busy=%llu shm_lock_waits=%llu file_lock_busy=%llu os_errors=%llu "
-           "latency_p50_us=%ld latency_p99_us=%ld latency_max_us=%.0f blocking=%d error=\"%s\"\n",
+           "latency_p50_us=%.0f latency_p99_us=%.0f latency_max_us=%.0f blocking=%d error=\"%s\"\n",
            ok ? "ok" : "FAIL", commits, retries, reads, bad_reads, ckpt_ok, ckpt_busy, sum,
            integrity, elapsed * 1000, (double)commits / elapsed,
            (unsigned long long)s.shm_lock_calls, (unsigned long long)s.shm_lock_busy,
            (unsigned long long)s.shm_lock_waits, (unsigned long long)s.file_lock_busy,
            (unsigned long long)s.os_errors, latency_quantile(0.5), latency_quantile(0.99),
-           latency_max_us, sqlite3_compileoption_used("ENABLE_SETLK_TIMEOUT"),
+           latency_quantile(1.0), sqlite3_compileoption_used("ENABLE_SETLK_TIMEOUT"),
            first_error);
     free(th);
     free(warg);
+    free(latency);
     return ok ? 0 : 1;
 }

@@ -54,7 +54,8 @@ def session(request, tmp_path):
     if request.param.endswith("/pool"):
         from walkit.image.pool import pool_of_image
 
-        names = list(pool_of_image(tmp_path / "flash.img", request.param.partition("/")[0]).contents)
+        pool = pool_of_image(tmp_path / "flash.img", request.param.partition("/")[0])
+        names = [n.decode(errors="surrogateescape") for n in pool.contents]
     else:
         from walkit.image import open_image
 

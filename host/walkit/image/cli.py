@@ -35,7 +35,7 @@ def cmd_ls(args) -> int:
     if args.partition == "pool":
         with open_pool(args.image, args.board) as pool:
             for e in pool.list(args.path):
-                print(f"file  {e.size:>10}  {e.path}")
+                print(f"file  {e.size:>10}  {show(e.raw)}")
         return 0
     with open_image(args.image, args.board) as img:
         for e in img.files(args.path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import WalkitError
+from ..inputs import show
 from ..boards import Flash
 from .flash import DEFAULT_BOARD, FileEntry, _norm, flash_geometry
 
@@ -48,7 +49,7 @@ def _align(n: int, p: int) -> int:
 
 @dataclass
 class _File:
-    name: str | None
+    name: bytes | None
     trunc_size: int = 0
     trunc_seq: int = 0
     blocks: list[int] | None = None
@@ -77,7 +78,7 @@ class Pool:
         use = (1 if views[1]["gen"] > views[0]["gen"] else 0) if all(ok) else ok.index(True)
         self.generation = views[use]["gen"]
         self._read_area(use, apply=True)
-        self.contents: dict[str, bytes] = {}
+        self.contents: dict[bytes, bytes] = {}  # raw absolute name -> bytes
         for slot, f in self.files.items():
             if f.name is not None:
                 self.contents[f.name] = self._scan(slot, f)
@@ -127,7 +128,7 @@ class Pool:
             at = 1 if typ == CREATE else 17
             if s >= SLOTS or s in self.files:
                 raise bad
-            f = _File(d[at:].decode("utf-8", "replace"), blocks=[])
+            f = _File(bytes(d[at:]), blocks=[])
             if typ == SNAP_FILE:
                 f.trunc_size, f.trunc_seq = struct.unpack_from("<QQ", d, 1)
             self.files[s] = f
@@ -187,7 +188,7 @@ class Pool:
                         or seq <= last_seq or zlib.crc32(payload) != dcrc):
                     if head and self.seal[b] == NOSEAL:
                         break  # a record torn by a cut at the end of the file's last block
-                    raise PoolDamaged(f"{self.where}: file {f.name}: damaged record in block {b} "
+                    raise PoolDamaged(f"{self.where}: file {show(f.name)}: damaged record in block {b} "
                                       f"at offset {at}")
                 last_seq = seq
                 if seq < f.trunc_seq:
@@ -205,17 +206,17 @@ class Pool:
 
     def list(self, top: str = "/") -> list[FileEntry]:
         top = _norm(top)
-        prefix = top.rstrip("/") + "/"
+        prefix = top.rstrip(b"/") + b"/"
         out = [FileEntry(n, len(c), False) for n, c in sorted(self.contents.items())
-               if n == top or n.startswith(prefix) or top == "/"]
-        if not out and top != "/":
-            raise WalkitError(f"{self.where}: {top}: no such file or directory")
+               if n == top or n.startswith(prefix) or top == b"/"]
+        if not out and top != b"/":
+            raise WalkitError(f"{self.where}: {show(top)}: no such file or directory")
         return out
 
     def read(self, path: str) -> bytes:
         p = _norm(path)
         if p not in self.contents:
-            raise WalkitError(f"{self.where}: {p}: no such file")
+            raise WalkitError(f"{self.where}: {show(p)}: no such file")
         return self.contents[p]
 
     def erase_counts(self) -> list[int]:

@@ -30,7 +30,7 @@ class PoolSession(ConsoleSession):
         from ..image.pool import pool_of_image
 
         pool = pool_of_image(self.target.flash, self.target.board.name)
-        return "/" + path.lstrip("/") in pool.contents
+        return ("/" + path.lstrip("/")).encode() in pool.contents
 
 
 def open_session(board: str, workdir: str | os.PathLike, storage: str = "littlefs") -> ConsoleSession:

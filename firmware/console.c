@@ -341,6 +341,19 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
         stat_row(sink, "fs.block_count", c->fs->cfg.block_count);
         stat_row(sink, "fs.blocks_used", used);
     }
+    stat_row_text(sink, "pool.state", pool_state_name(c->fs->pool.state));
+    if (c->fs->pool.storage) {
+        walkit_flashpool_info pi;
+        walkit_flashpool_info_get(c->fs->pool.storage, &pi);
+        stat_row(sink, "pool.data_blocks", pi.data_blocks);
+        stat_row(sink, "pool.free_blocks", pi.free_blocks);
+        stat_row(sink, "pool.erase_min", pi.erase_min);
+        stat_row(sink, "pool.erase_max", pi.erase_max);
+        stat_row(sink, "pool.erase_total", (int64_t)pi.erase_total);
+        stat_row(sink, "pool.gc_bytes", (int64_t)pi.gc_bytes);
+        stat_row(sink, "pool.compactions", (int64_t)pi.compactions);
+        stat_row(sink, "pool.files", pi.files);
+    }
     walkit_get_stats(&ws);
     stat_row(sink, "vfs.shm_map_calls", (int64_t)ws.shm_map_calls);
     stat_row(sink, "vfs.shm_lock_calls", (int64_t)ws.shm_lock_calls);

@@ -82,6 +82,7 @@ typedef struct flash_dev {
     uint32_t prog_size; /* smallest program unit: a "word" for the erased check */
     uint32_t read_size;
     uint32_t fs_offset, fs_size; /* the littlefs partition, erase-block aligned */
+    uint32_t pool_offset, pool_size; /* the flash pool partition (pool_mount.h); size 0: none */
     const flash_ops *ops;
     void *ctx;
     /* Owned by flash.c: */
@@ -96,7 +97,13 @@ typedef struct flash_dev {
 #define FLASH_DEV_BOARD_GEOMETRY                                                              \
     .size = WALKIT_FLASH_SIZE, .erase_block = WALKIT_FLASH_ERASE_BLOCK,                       \
     .prog_size = WALKIT_FLASH_PROG_SIZE, .read_size = WALKIT_FLASH_READ_SIZE,                 \
-    .fs_offset = WALKIT_FLASH_FS_OFFSET, .fs_size = WALKIT_FLASH_FS_SIZE
+    .fs_offset = WALKIT_FLASH_FS_OFFSET, .fs_size = WALKIT_FLASH_FS_SIZE,                     \
+    .pool_offset = WALKIT_FLASH_POOL_OFFSET, .pool_size = WALKIT_FLASH_POOL_SIZE
+
+#ifndef WALKIT_FLASH_POOL_SIZE /* board.toml without a pool partition */
+#define WALKIT_FLASH_POOL_OFFSET 0
+#define WALKIT_FLASH_POOL_SIZE 0
+#endif
 
 int flash_read(flash_dev *dev, uint32_t off, void *buf, uint32_t n);
 int flash_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n);

@@ -15,6 +15,7 @@
 
 #include "flash.h"
 #include "lfs.h"
+#include "pool_mount.h"
 
 typedef enum fs_state {
     FS_NONE = 0,    /* no flash device */
@@ -30,6 +31,7 @@ typedef struct fs_mount {
     flash_dev *flash;
     lfs_t lfs;
     struct lfs_config cfg;
+    pool_mount pool; /* the flash pool beside littlefs (pool_mount.h; mounted by main.c) */
 } fs_mount;
 
 /* Mounts per the policy above and prints one line saying what happened. */

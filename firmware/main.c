@@ -1,5 +1,6 @@
-/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (fs_mount.c policy),
- * the walkit VFS on littlefs, then the SQL console on the UART until the end of the run. */
+/* main.c: the walkit firmware.  Boot: the board's flash, littlefs on it (fs_mount.c policy) and
+ * the flash pool beside it (pool_mount.c), the walkit VFS on each, then the SQL console on the
+ * UART until the end of the run. */
 #include "board.h"
 #include "console.h"
 #include "flash.h"
@@ -79,6 +80,18 @@ static int register_vfs(fs_mount *fs)
     return rc;
 }
 
+/* Registers "pool" on the flash pool, when it is mounted (not the default VFS: a URI picks it,
+ * file:/x.db?vfs=pool).  Files, locks and WAL-indexes there are the pool's own. */
+static int register_pool_vfs(fs_mount *fs)
+{
+    walkit_config cfg = WALKIT_CONFIG_DEFAULT;
+    if (!fs->pool.storage) return SQLITE_OK;
+    cfg.vfs_name = "pool";
+    cfg.storage = fs->pool.storage;
+    cfg.make_default = 0;
+    return walkit_register(&cfg);
+}
+
 int main(void)
 {
     static fs_mount fs;
@@ -91,7 +104,9 @@ int main(void)
                flash->name, (unsigned long)flash->size, (unsigned long)flash->erase_block,
                (unsigned long)flash->fs_offset, (unsigned long)flash->fs_size);
     fs_mount_boot(&fs, flash);
+    pool_mount_boot(&fs.pool, flash);
     rc = register_vfs(&fs);
+    if (rc == SQLITE_OK) rc = register_pool_vfs(&fs);
     if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
     console_main(&fs);
     return 0;

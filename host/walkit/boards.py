@@ -31,6 +31,9 @@ class Flash:
     fs_offset: int
     fs_size: int
     qemu_drive: str = ""
+    # The flash pool partition (vfs/storage/flashpool.c, docs/flashpool.md); size 0: none.
+    pool_offset: int = 0
+    pool_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,13 @@ def _check_flash(f: Flash) -> None:
         raise ValueError("flash.fs_offset and fs_size must be multiples of erase_block")
     if f.fs_offset + f.fs_size > f.size:
         raise ValueError("flash.fs_offset + fs_size is beyond flash.size")
+    if f.pool_size:
+        if f.pool_offset % f.erase_block or f.pool_size % f.erase_block:
+            raise ValueError("flash.pool_offset and pool_size must be multiples of erase_block")
+        if f.pool_offset + f.pool_size > f.size:
+            raise ValueError("flash.pool_offset + pool_size is beyond flash.size")
+        if f.pool_offset < f.fs_offset + f.fs_size and f.fs_offset < f.pool_offset + f.pool_size:
+            raise ValueError("flash.pool_offset..pool_size overlaps the littlefs partition")
 
 
 def load_board(name: str) -> Board:
@@ -113,6 +123,7 @@ def load_board(name: str) -> Board:
                 erase_block=_size(f["erase_block"]), prog_size=_size(f["prog_size"]),
                 read_size=_size(f.get("read_size", 1)), fs_offset=_size(f.get("fs_offset", 0)),
                 fs_size=_size(f.get("fs_size", f["size"])), qemu_drive=f.get("qemu_drive", ""),
+                pool_offset=_size(f.get("pool_offset", 0)), pool_size=_size(f.get("pool_size", 0)),
             )
             _check_flash(flash)
         return Board(
@@ -155,7 +166,8 @@ def cmake_vars(board: Board) -> str:
             "WALKIT_FLASH_BASE": hex(f.base), "WALKIT_FLASH_SIZE": str(f.size),
             "WALKIT_FLASH_ERASE_BLOCK": str(f.erase_block), "WALKIT_FLASH_PROG_SIZE": str(f.prog_size),
             "WALKIT_FLASH_READ_SIZE": str(f.read_size), "WALKIT_FLASH_FS_OFFSET": str(f.fs_offset),
-            "WALKIT_FLASH_FS_SIZE": str(f.fs_size),
+            "WALKIT_FLASH_FS_SIZE": str(f.fs_size), "WALKIT_FLASH_POOL_OFFSET": str(f.pool_offset),
+            "WALKIT_FLASH_POOL_SIZE": str(f.pool_size),
         })
     return "".join(f'set({k} "{v}")\n' for k, v in out.items())
 

@@ -340,7 +340,8 @@ def venv_dir() -> Path:
 
 
 def ensure_venv() -> Path:
-    """``.venv`` with ``walkit[test]`` installed editable; re-installed when pyproject changes."""
+    """``.venv`` with ``walkit[test,bench]`` installed editable; re-installed when pyproject
+    changes."""
     root = repo_root()
     venv = venv_dir()
     py = venv / "bin" / "python"
@@ -359,9 +360,9 @@ def ensure_venv() -> Path:
             r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise WalkitError(f"cannot create {venv}: {_error_line(r.stderr, r.stdout)}")
-    _say("installing walkit[test] into .venv (pip)")
+    _say("installing walkit[test,bench] into .venv (pip)")
     r = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{root}[test]"],
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{root}[test,bench]"],
         capture_output=True, text=True,
     )
     if r.returncode != 0:
@@ -369,7 +370,7 @@ def ensure_venv() -> Path:
         last = _error_line(r.stderr, r.stdout)
         if _NETWORK_HINTS.search(text):
             raise WalkitError(f"cannot install walkit's Python packages: PyPI is not reachable ({last})")
-        raise WalkitError(f"pip install -e .[test] failed: {last}")
+        raise WalkitError(f"pip install -e .[test,bench] failed: {last}")
     stamp.write_text(want + "\n")
     return venv
 

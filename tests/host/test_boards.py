@@ -45,9 +45,14 @@ def test_board_file_sizes_and_flash_geometry_are_validated(tmp_path, monkeypatch
     toml = root / "boards" / "host-sim" / "board.toml"
     good = toml.read_text()
     for bad, why in (('fs_size = "16M"', 'fs_size = "17M"'), ('prog_size = 16', 'prog_size = 0'),
-                     ('fs_offset = 0', 'fs_offset = 100')):
+                     ('fs_offset = 0', 'fs_offset = 100'),
+                     # the flash pool partition: overlapping littlefs, past the end, misaligned
+                     ('pool_offset = "16M"', 'pool_offset = "8M"'),
+                     ('pool_size = "16M"', 'pool_size = "20M"'),
+                     ('pool_offset = "16M"', 'pool_offset = "16400K"')):
         toml.write_text(good.replace(bad, why))
         with pytest.raises(WalkitError, match="board.toml: bad or missing field: flash"):
             load_board("host-sim")
     toml.write_text(good)
-    assert load_board("host-sim").flash.size == 16 << 20
+    f = load_board("host-sim").flash
+    assert (f.size, f.pool_offset, f.pool_size) == (32 << 20, 16 << 20, 16 << 20)

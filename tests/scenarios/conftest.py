@@ -5,12 +5,15 @@ hostfile backend over the test's tmp_path).  A board name runs the same scenario
 board's firmware console (littlefs on its flash): one more line in BACKENDS, opened with
 ``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
 error, not a skip: listing a board means the scenarios are expected to pass there).  Boards
-carry the ``qemu`` mark so a run without QEMU can deselect them (-m "not qemu").
+carry the ``qemu`` mark so a run without QEMU can deselect them (-m "not qemu").  A board runs
+the scenarios on each of its storages: littlefs, and ("BOARD/pool") the flash pool
+(vfs/storage/flashpool.c, through the firmware's "pool" VFS).
 
-Every backend runs the scenarios once per WAL-index mode in SHM_MODES: "heap" (the default VFS)
-and "copy" (vfs/shm/copy.c: private copies synchronised with a shared area).  Native sessions
-register their VFS in that mode; on a board, copy-mode connections are opened through the
-firmware's "walkit-copy" VFS (a URI filename, file:/PATH?vfs=walkit-copy).
+The scenarios run once per WAL-index mode in SHM_MODES: "heap" (the default VFS) and "copy"
+(vfs/shm/copy.c: private copies synchronised with a shared area).  Native sessions register
+their VFS in that mode; on a board, copy-mode connections are opened through the firmware's
+"walkit-copy" VFS (a URI filename, file:/PATH?vfs=walkit-copy).  The firmware registers copy
+mode on its littlefs only, so the pool storages run in heap mode.
 """
 
 from __future__ import annotations
@@ -23,14 +26,27 @@ import pytest
 BACKENDS = [
     "native",
     "host-sim",
+    "host-sim/pool",
     pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
+    pytest.param("qemu-virt-a15/pool", marks=pytest.mark.qemu),
 ]
-
 
 SHM_MODES = ["heap", "copy"]
 
 # The firmware's VFS name for each mode (firmware/main.c); None: the default VFS.
 BOARD_VFS = {"heap": None, "copy": "walkit-copy"}
+
+
+def _cases():
+    """(backend, shm mode) pairs: every backend in heap mode, every littlefs/native one in copy
+    mode too."""
+    for b in BACKENDS:
+        name = b.values[0] if hasattr(b, "values") else b
+        marks = b.marks if hasattr(b, "marks") else ()
+        for mode in SHM_MODES:
+            if mode == "copy" and name.endswith("/pool"):
+                continue
+            yield pytest.param(name, mode, marks=marks, id=f"{name}-{mode}")
 
 
 class VfsSession:
@@ -57,30 +73,33 @@ def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
     factory = getattr(target, "open_session", None)
     if factory is None:
         pytest.fail(f"backend {name!r} listed but walkit.target.open_session does not exist")
-    s = factory(name, tmp_path)
+    board, _, storage = name.partition("/")
+    s = factory(board, tmp_path, storage=storage or "littlefs")
     return VfsSession(s, BOARD_VFS[shm_mode]) if BOARD_VFS[shm_mode] else s
 
 
-@pytest.fixture(params=SHM_MODES)
-def shm_mode(request):
-    return request.param
-
-
-@pytest.fixture(params=BACKENDS)
-def session(request, tmp_path, shm_mode):
-    s = open_backend(request.param, tmp_path, shm_mode)
+@pytest.fixture(params=list(_cases()))
+def session(request, tmp_path):
+    backend, shm_mode = request.param
+    s = open_backend(backend, tmp_path, shm_mode)
     try:
         yield s
     finally:
         s.close()
     # The WAL-index lives in memory: no scenario may ever leave a -shm file behind, neither in
-    # the host directory (native) nor in the littlefs on the board's flash image.
-    if request.param == "native":
+    # the host directory (native) nor in the littlefs or the pool on the board's flash image.
+    if backend == "native":
         assert not sorted(tmp_path.rglob("*-shm")), "a -shm file was created"
+        return
+    if backend.endswith("/pool"):
+        from walkit.image.pool import pool_of_image
+
+        pool = pool_of_image(tmp_path / "flash.img", backend.partition("/")[0])
+        names = [n.decode(errors="surrogateescape") for n in pool.contents]
     else:
         from walkit.image import open_image
 
-        with open_image(tmp_path / "flash.img", request.param) as img:
+        with open_image(tmp_path / "flash.img", backend) as img:
             names = [f.path for f in img.files()]
-        assert names, "the scenario left nothing on the flash: wrong image?"
-        assert not [n for n in names if n.endswith("-shm")], f"a -shm file on the flash: {names}"
+    assert names, "the scenario left nothing on the flash: wrong image?"
+    assert not [n for n in names if n.endswith("-shm")], f"a -shm file on the flash: {names}"

@@ -12,6 +12,7 @@ from .. import WalkitError
 from ..inputs import os_problem, read_input, show
 from ..snapshot.fsops import FileOps
 from .flash import DEFAULT_BOARD, create_image, open_image
+from .pool import open_pool
 
 
 def _board(p: argparse.ArgumentParser) -> None:
@@ -25,7 +26,17 @@ def cmd_create(args) -> int:
     return 0
 
 
+def _partition(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--partition", "-p", choices=("littlefs", "pool"), default="littlefs",
+                   help="which partition of the image: littlefs (default) or the flash pool")
+
+
 def cmd_ls(args) -> int:
+    if args.partition == "pool":
+        with open_pool(args.image, args.board) as pool:
+            for e in pool.list(args.path):
+                print(f"file  {e.size:>10}  {show(e.raw)}")
+        return 0
     with open_image(args.image, args.board) as img:
         entries = list(img.files(args.path))
     if args.json:
@@ -43,7 +54,8 @@ def cmd_ls(args) -> int:
 
 
 def cmd_get(args) -> int:
-    with open_image(args.image, args.board) as img:
+    opener = open_pool if args.partition == "pool" else open_image
+    with opener(args.image, args.board) as img:
         data = img.read(args.path)
     if args.out == "-":
         sys.stdout.buffer.write(data)
@@ -89,8 +101,9 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_create)
 
-    p = sub.add_parser("ls", help="list the files in an image's littlefs")
+    p = sub.add_parser("ls", help="list the files in an image's littlefs (or its flash pool)")
     _board(p)
+    _partition(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("path", metavar="PATH", nargs="?", default="/")
     p.add_argument("--json", action="store_true",
@@ -99,6 +112,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("get", help="copy a file out of an image (OUT '-' is stdout)")
     _board(p)
+    _partition(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("path", metavar="PATH")
     p.add_argument("out", metavar="OUT", nargs="?", default=None,

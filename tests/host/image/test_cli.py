@@ -31,7 +31,7 @@ def test_cli_create_put_ls_get(tmp_path, capsys, monkeypatch):
     (["image", "ls", "short.img"], "needs exactly"),
     (["image", "get", "f.img", "/nope"], "no such file in the image"),
     (["image", "put", "f.img", "missing-local"], "missing-local: no such file"),
-    (["image", "ls", "--board", "host-sim", "f.img"], "needs exactly 16777216"),
+    (["image", "ls", "--board", "host-sim", "f.img"], f"needs exactly {load_board('host-sim').flash.size}"),
     (["image", "create", "f.img"], "already exists"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, formatted, argv, message):

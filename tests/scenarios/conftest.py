@@ -46,7 +46,7 @@ def _cases():
         for mode in SHM_MODES:
             if mode == "copy" and name.endswith("/pool"):
                 continue
-            yield pytest.param(name, mode, marks=marks, id=f"{name}-{mode}")
+            yield pytest.param((name, mode), marks=marks, id=f"{name}-{mode}")
 
 
 class VfsSession:

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "sqlite3.h"
 #include "walkit.h"
+#include "tasks.h"
 
 typedef struct conn {
     char name[CONSOLE_NAME_MAX + 1]; /* "" = free slot */
@@ -304,6 +305,7 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     stat_row(sink, "vfs.shm_map_calls", (int64_t)ws.shm_map_calls);
     stat_row(sink, "vfs.shm_lock_calls", (int64_t)ws.shm_lock_calls);
     stat_row(sink, "vfs.shm_lock_busy", (int64_t)ws.shm_lock_busy);
+    stat_row(sink, "vfs.shm_lock_waits", (int64_t)ws.shm_lock_waits);
     stat_row(sink, "vfs.shm_nodes", ws.shm_nodes);
     stat_row(sink, "vfs.shm_regions", ws.shm_regions);
     stat_row(sink, "vfs.file_lock_busy", (int64_t)ws.file_lock_busy);
@@ -362,6 +364,12 @@ static void cmd_ping(console *c, int argc, char **argv, con_sink *sink)
     sink->done(sink, 0, 0);
 }
 
+static void cmd_stress(console *c, int argc, char **argv, con_sink *sink)
+{
+    (void)c;
+    tasks_stress(argc, argv, sink);
+}
+
 static const command commands[] = {
     { ".help", 1, 1, ".help", "this list", cmd_help },
     { ".open", 2, 3, ".open [NAME] FILE", "open a connection (default name: main) and use it", cmd_open },
@@ -373,6 +381,8 @@ static const command commands[] = {
     { ".shutdown", 1, 1, ".shutdown", "close everything and stop", cmd_shutdown },
     { ".mode", 2, 2, ".mode machine|interactive", "switch between the console's two modes", cmd_mode },
     { ".ping", 1, 1, ".ping", "answer ok (machine mode: resynchronise)", cmd_ping },
+    { ".stress", 3, 5, ".stress WRITERS TXNS [READERS [CHECKPOINT_MS]]",
+      "run the stress workload, one task per core (multi-core boards)", cmd_stress },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -11,13 +11,13 @@
 
 #include "board.h"
 
-/* Starts the secondary cores on first use (PSCI CPU_ON) and returns how many cores there are
- * in all, core 0 included (1 when none could be started; each failure is reported through the
- * log once). */
+/* How many cores there are in all, core 0 included (found on the first call; a core the board
+ * cannot use is reported through the log once). */
 int board_cores(board_log_fn *log);
 
-/* Runs fn(arg) on core `core` (1..board_cores()-1), which must be idle; returns 0, or -1 when
- * the core does not exist or is still running a previous function. */
+/* Runs fn(arg) on core `core` (1..board_cores()-1), which must be idle (a board may power a
+ * core only while it runs a function); returns 0, or -1 when the core does not exist, is still
+ * running a previous function or could not be started. */
 int board_core_run(int core, void (*fn)(void *), void *arg);
 
 /* Waits up to timeout_ms (-1: forever) for `core`'s function to return; 0 when it has (the

@@ -1,26 +1,32 @@
-/* QEMU virt, several Cortex-A15 cores: firmware/cores.h (PSCI start-up and one task loop per
- * secondary core) and the locks newlib's malloc needs once several cores allocate.
+/* QEMU virt, several Cortex-A15 cores: firmware/cores.h (one task at a time on each secondary
+ * core, each started by PSCI CPU_ON) and the locks newlib's malloc needs once several cores
+ * allocate.
  *
- * Each secondary core owns one slot.  Its state word carries the hand-over:
- *   core 0:  writes fn/arg, then state = RUN with release order (DMB before the store), DSB, SEV;
- *   core n:  waits (WFE) for RUN with acquire order (DMB after the load), so it sees fn/arg;
- *            runs fn(arg), then state = IDLE with release order, DSB, SEV;
- *   core 0:  waits for IDLE with acquire order, so it sees everything fn wrote.
- * The DSB before SEV makes the store visible before the event can wake the other core (ARM ARM
- * B2.3: SEV is not ordered by DMB).  A waiter re-checks the word after each WFE, and an event
- * sent between its check and its WFE is kept in its event register, so no wake-up is lost.
- * QEMU on an x86 host orders more strongly than ARM does: a missing barrier here might pass
- * under QEMU and fail on silicon, hence the argument above rather than a test. */
+ * A secondary core is powered only while it runs a task: board_core_run() posts the task in
+ * the core's slot and powers the core on (CPU_ON, at startup.S's secondary_entry); the core
+ * runs it, marks the slot done and powers itself off (CPU_OFF; the PSCI implementation cleans
+ * the core's caches on the way down).  An idle core therefore costs nothing: under QEMU, WFE is
+ * a no-op with several threads (MTTCG), so an idle loop would spin a host thread.
+ *
+ * The slot's state word carries the hand-over:
+ *   core 0:  fn/arg, then state = RUN with release order (DMB before the store), then CPU_ON
+ *            (the core reads the slot only after its MMU and caches are on, coherently);
+ *   core n:  reads state == RUN with acquire order (DMB after the load), so it sees fn/arg;
+ *            runs fn(arg), then state = DONE with release order, DSB, SEV, CPU_OFF;
+ *   core 0:  waits for DONE with acquire order, so it sees everything fn wrote.
+ * The DSB before SEV makes the store visible before the event can wake a waiter (SEV is not
+ * ordered by DMB).  QEMU on an x86 host orders more strongly than ARM does: a missing barrier
+ * here might pass under QEMU and fail on silicon, hence the argument above. */
 #include <stdint.h>
 
 #include "board.h"
 #include "cores.h"
 
-enum { CORE_OFF = 0, CORE_IDLE = 1, CORE_RUN = 2 };
+enum { CORE_OFF = 0, CORE_RUN = 1, CORE_DONE = 2 };
 
 struct core_slot {
-    uint32_t state;          /* CORE_*: written by both sides as described above */
-    void (*fn)(void *);      /* written by core 0 while state is IDLE, read by the core on RUN */
+    uint32_t state;          /* CORE_*: as described above */
+    void (*fn)(void *);      /* written by core 0 while the core is off, read by it on RUN */
     void *arg;
 };
 
@@ -44,32 +50,24 @@ static int32_t psci(uint32_t fn, uint32_t a1, uint32_t a2, uint32_t a3)
     return (int32_t)r0;
 }
 
-#define PSCI_CPU_ON 0x84000003u /* SMC32 convention */
-#define PSCI_INVALID_PARAMETERS (-2)
+/* PSCI 0.2 function ids (SMC32 convention) and results. */
+#define PSCI_CPU_OFF 0x84000002u
+#define PSCI_CPU_ON 0x84000003u
+#define PSCI_AFFINITY_INFO 0x84000004u
+#define PSCI_ALREADY_ON (-4)
+#define AFFINITY_OFF 1
 
-/* A secondary core's C entry (startup.S, MMU and caches on, own stack): its task loop. */
+/* A secondary core's C entry (startup.S: MMU and caches on, its own stack): one task, then
+ * power off. */
 void smp_core_main(uint32_t core) __attribute__((noreturn));
 void smp_core_main(uint32_t core)
 {
     struct core_slot *s = &slots[core];
-    __atomic_store_n(&s->state, CORE_IDLE, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CORE_RUN) s->fn(s->arg);
+    __atomic_store_n(&s->state, CORE_DONE, __ATOMIC_RELEASE);
     sev();
-    for (;;) {
-        while (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != CORE_RUN) wfe();
-        s->fn(s->arg);
-        __atomic_store_n(&s->state, CORE_IDLE, __ATOMIC_RELEASE);
-        sev();
-    }
-}
-
-static int wait_state(struct core_slot *s, uint32_t want, int32_t timeout_ms)
-{
-    uint64_t deadline = board_time_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
-    while (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != want) {
-        if (timeout_ms >= 0 && board_time_us() >= deadline) return -1;
-        wfe(); /* QEMU treats WFE as a yield, and silicon has the timer's event stream */
-    }
-    return 0;
+    psci(PSCI_CPU_OFF, 0, 0, 0);
+    for (;;) { } /* CPU_OFF does not return when it succeeds */
 }
 
 int board_cores(board_log_fn *log)
@@ -78,15 +76,12 @@ int board_cores(board_log_fn *log)
     int n = 1;
     uint32_t stack = (uint32_t)(uintptr_t)__stack_size;
     int stacks = stack ? (int)((__core_stacks_end - __core_stacks) / stack) + 1 : 1;
-    for (int core = 1; core < MAX_CORES && core < stacks; core++) {
-        int32_t rc = psci(PSCI_CPU_ON, (uint32_t)core, (uint32_t)(uintptr_t)secondary_entry, 0);
-        if (rc == PSCI_INVALID_PARAMETERS) break; /* no such core: the machine has `core` */
-        if (rc != 0) {
-            log("core %d: PSCI CPU_ON failed (%ld)", core, (long)rc);
-            break;
-        }
-        if (wait_state(&slots[core], CORE_IDLE, 1000) != 0) {
-            log("core %d: started but never reached its task loop", core);
+    /* AFFINITY_INFO answers ON/OFF for a core that exists, INVALID_PARAMETERS otherwise. */
+    for (int core = 1; core < MAX_CORES; core++) {
+        int32_t rc = psci(PSCI_AFFINITY_INFO, (uint32_t)core, 0, 0);
+        if (rc < 0) break;
+        if (core >= stacks) {
+            log("core %d: no stack reserved for it (link.ld); not used", core);
             break;
         }
         n++;
@@ -99,18 +94,35 @@ int board_core_run(int core, void (*fn)(void *), void *arg)
 {
     if (core < 1 || core >= cores_found) return -1;
     struct core_slot *s = &slots[core];
-    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != CORE_IDLE) return -1;
+    uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+    if (state == CORE_RUN) return -1;
+    /* A core that reported DONE is on its way off: wait until PSCI says it is. */
+    uint64_t deadline = board_time_us() + 1000000u;
+    while (psci(PSCI_AFFINITY_INFO, (uint32_t)core, 0, 0) != AFFINITY_OFF)
+        if (board_time_us() >= deadline) return -1;
     s->fn = fn;
     s->arg = arg;
     __atomic_store_n(&s->state, CORE_RUN, __ATOMIC_RELEASE);
-    sev();
+    __asm__ volatile("dsb" ::: "memory"); /* the slot is in memory before the core can start */
+    int32_t rc = psci(PSCI_CPU_ON, (uint32_t)core, (uint32_t)(uintptr_t)secondary_entry, 0);
+    if (rc != 0) {
+        __atomic_store_n(&s->state, CORE_OFF, __ATOMIC_RELAXED);
+        return -1;
+    }
     return 0;
 }
 
 int board_core_wait(int core, int32_t timeout_ms)
 {
     if (core < 1 || core >= cores_found) return -1;
-    return wait_state(&slots[core], CORE_IDLE, timeout_ms);
+    struct core_slot *s = &slots[core];
+    uint64_t deadline = board_time_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    uint32_t state;
+    while ((state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) == CORE_RUN) {
+        if (timeout_ms >= 0 && board_time_us() >= deadline) return -1;
+        wfe();
+    }
+    return 0;
 }
 
 /* newlib's malloc is one heap for every core: it brackets its work with these (recursive:

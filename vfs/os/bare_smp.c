@@ -182,6 +182,21 @@ int walkit_os_mutex_trylock(walkit_os_mutex *m)
     return WALKIT_OS_OK;
 }
 
+#ifdef WALKIT_BARE_SMP_PLANT_RACE
+/* A planted bug, for the test that shows the target stress catches it
+ * (tests/boards/qemu-virt-a15-smp/test_stress_target.py): the take is a check, then a plain
+ * store, with a window between them, so two cores can both hold a mutex (the WAL-index node's
+ * lock slots, littlefs, SQLite's own state).  Never define it in a real build. */
+static int cas_planted(volatile uintptr_t *p, uintptr_t expect, uintptr_t desired)
+{
+    if (*p != expect) return 0;
+    for (volatile int i = 0; i < 200; i++) { }
+    *p = desired;
+    return 1;
+}
+#define cas_word cas_planted
+#endif
+
 int walkit_os_mutex_lock(walkit_os_mutex *m)
 {
     uintptr_t me = this_task();

@@ -72,3 +72,33 @@ def test_power_cut_mid_stress_recovers(target):
     committed = c.sql("db", "SELECT count(*) FROM accounts WHERE balance != ?", [BALANCE]).rows
     assert committed[0][0] > 0, "the cut came after some transfers had committed"
     c.close_conn("db")
+
+
+def test_planted_non_atomic_locks_are_caught(build_image, tmp_path):
+    """The target stress can fail: with the OS port's mutex take made check-then-store
+    (WALKIT_BARE_SMP_PLANT_RACE, vfs/os/bare_smp.c), so the WAL-index node's lock slots (and
+    littlefs, SQLite) are no longer mutually exclusive between cores, the run does not pass: it
+    reports FAIL or an error, faults, or stops answering (bounded by the request timeout)."""
+    import shutil
+
+    from walkit.build import build
+    from walkit.console.errors import TargetError
+    from walkit.sql import SqlError
+
+    build_image(BOARD)  # the clean image first, so it is rebuilt below from a known state
+    try:
+        planted = tmp_path / "walkit-fw-planted.elf"
+        shutil.copy(build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": "WALKIT_BARE_SMP_PLANT_RACE=1"}),
+                    planted)
+    finally:
+        build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": ""})  # every other test's image is clean
+    t = Target(BOARD, image=planted, workdir=tmp_path)
+    t.boot()
+    try:
+        r = stress(t, 3, 400, 0, 2, timeout=300)
+        caught = r["result"] != "ok"
+    except (SqlError, TargetError, TimeoutError):
+        caught = True
+    finally:
+        t.close()
+    assert caught, f"a build with racy locks passed the stress: {r}"

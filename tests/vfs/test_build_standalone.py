@@ -7,7 +7,7 @@ planted case shows that is a real check: one vfs/ file that also calls the firmw
 makes the same link fail, naming the symbol.
 
 The littlefs backend (vfs/storage/littlefs.c) needs littlefs as well; it is left out here and
-covered where littlefs is linked (tests/test_vfs_file.py, the board images)."""
+covered where littlefs is linked (tests/vfs/storage/test_littlefs.py, the board images)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from c_checks import run_checks
+from support.c_checks import CheckProgram
 from walkit.paths import repo_root
 
 HERE = Path(__file__).parent
@@ -111,9 +111,12 @@ def test_vfs_links_alone_and_runs_wal(build) -> None:
     objs, link, _ = build
     rc, err, exe = link("walkit_standalone", list(objs.values()))
     assert rc == 0, err
-    names = _run([str(exe), "--list"]).stdout.split()
-    assert len(names) >= 10
-    run_checks(exe, names, timeout=60)
+    program = CheckProgram(exe)
+    assert len(program.names) >= 10
+    run = program.run(timeout=60)
+    for name in program.names:
+        run.assert_ok(name)
+    run.assert_clean()
 
 
 def test_planted_firmware_call_fails_the_link(build) -> None:

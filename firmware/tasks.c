@@ -112,8 +112,8 @@ void tasks_stress(int argc, char **argv, con_sink *sink)
     row_text(sink, "integrity", r.integrity);
     row_int(sink, "elapsed_us", elapsed_us);
     row_int(sink, "commits_per_s", elapsed_us > 0 ? (int64_t)r.commits * 1000000 / elapsed_us : 0);
-    row_int(sink, "latency_p50_us", r.latency_p50_us);
-    row_int(sink, "latency_p99_us", r.latency_p99_us);
+    row_int(sink, "latency_p50_us", (int64_t)r.latency_p50_us);
+    row_int(sink, "latency_p99_us", (int64_t)r.latency_p99_us);
     row_int(sink, "latency_max_us", (int64_t)r.latency_max_us);
     row_int(sink, "vfs.shm_lock_calls", (int64_t)(after.shm_lock_calls - before.shm_lock_calls));
     row_int(sink, "vfs.shm_lock_busy", (int64_t)(after.shm_lock_busy - before.shm_lock_busy));

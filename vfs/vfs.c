@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "shm/registry.h"
+#include "cksum.h"
 #include "vfs.h"
+#include "walscan.h"
 
 /* What every VFS registered on one storage shares: the lock table (one walkit_inode per open
  * database path) and the WAL-index registry (shm/registry.c), so that one file has one lock
@@ -52,6 +54,10 @@ struct walkit_inode {
     walkit_file *reserved;
     walkit_file *pending;
     walkit_file *exclusive;
+    int wal_opens; /* open handles on this database's WAL: the first one scans it (walscan.c) */
+    int cksum; /* the database's pages carry checksums (cksum.c): learnt from its header by
+                  any handle, read by all; an atomic int (a header read or write is made
+                  under SQLite's file locks, the value only ever follows the header) */
 };
 
 /* ------------------------------------------------------------------ result-code mapping */
@@ -288,6 +294,12 @@ static int wk_close(sqlite3_file *pf)
         wk_unlock(pf, SQLITE_LOCK_NONE);
         inode_release(v->per_storage, f->inode);
     }
+    if (f->db_inode) {
+        walkit_mutex_enter(v->per_storage->lock, "wal close");
+        f->db_inode->wal_opens--;
+        walkit_mutex_leave(v->per_storage->lock, "wal close");
+        inode_release(v->per_storage, f->db_inode);
+    }
     rc = walkit_storage_rc(v, v->st->close(v->st->ctx, f->h), SQLITE_IOERR_CLOSE);
     if (f->delete_on_close) v->st->remove(v->st->ctx, f->path, 0);
     walkit_free(f->path);
@@ -296,6 +308,22 @@ static int wk_close(sqlite3_file *pf)
     walkit_mutex_leave(v->lock, "xClose");
     pf->pMethods = NULL;
     return rc;
+}
+
+/* Page checksums (cksum.c) on a main database read in full: learns from the header whether
+ * the pages carry them, then verifies every whole page. */
+static int cksum_read(walkit_file *f, const void *buf, int amt, sqlite3_int64 off)
+{
+    int h = walkit_cksum_header(buf, amt, off);
+    if (h >= 0) __atomic_store_n(&f->inode->cksum, h, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED) || !walkit_cksum_is_page(amt))
+        return SQLITE_OK;
+    WALKIT_STAT_ADD(cksum_pages, 1);
+    if (walkit_cksum_ok(buf, amt)) return SQLITE_OK;
+    WALKIT_STAT_ADD(cksum_errors, 1);
+    sqlite3_log(SQLITE_IOERR_DATA, "walkit: checksum mismatch in page %lld of %s: the page is "
+                "damaged and was not returned", (long long)(off / amt) + 1, f->path);
+    return SQLITE_IOERR_DATA;
 }
 
 static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
@@ -310,13 +338,54 @@ static int wk_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
         memset((char *)buf + got, 0, (size_t)amt - got);
         return SQLITE_IOERR_SHORT_READ;
     }
+    if (f->vfs->page_checksums && (f->open_flags & SQLITE_OPEN_MAIN_DB)) return cksum_read(f, buf, amt, off);
     return SQLITE_OK;
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#define WAL_HDR 32u       /* wal.c: WAL_HDRSIZE */
+#define WAL_FRAME_HDR 24u /* wal.c: WAL_FRAME_HDRSIZE; SQLite writes each frame header alone */
+
+/* Tells the backend what a WAL frame header being written needs of the database: the end of
+ * its page (bytes 0-3) or, in a commit frame, the database's size in pages (bytes 4-7), times
+ * the page size from the WAL header (bytes 8-11, read once when another handle wrote it). */
+static void describe_wal_write(walkit_file *f, const unsigned char *buf, int amt, sqlite3_int64 off)
+{
+    const walkit_storage *st = f->vfs->st;
+    if (!st->wal_frame || !(f->open_flags & SQLITE_OPEN_WAL)) return;
+    if (off == 0 && amt >= (int)WAL_HDR) {
+        f->wal_page_size = get_be32(buf + 8);
+        return;
+    }
+    if (amt != (int)WAL_FRAME_HDR || off < (sqlite3_int64)WAL_HDR) return;
+    if (!f->wal_page_size) {
+        unsigned char h[WAL_HDR];
+        size_t got = 0;
+        if (st->read(st->ctx, f->h, 0, h, sizeof h, &got) != WALKIT_ST_OK || got != sizeof h) return;
+        f->wal_page_size = get_be32(h + 8);
+    }
+    uint32_t pgno = get_be32(buf), npages = get_be32(buf + 4);
+    uint64_t ps = f->wal_page_size;
+    st->wal_frame(st->ctx, f->h, (uint64_t)off, (uint64_t)off + WAL_FRAME_HDR + ps,
+                  (uint64_t)(npages ? npages : pgno) * ps, npages != 0);
 }
 
 static int wk_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
 {
     walkit_file *f = (walkit_file *)pf;
     const walkit_storage *st = f->vfs->st;
+    describe_wal_write(f, buf, amt, off);
+    if (f->vfs->page_checksums && (f->open_flags & SQLITE_OPEN_MAIN_DB)) {
+        int h = walkit_cksum_header(buf, amt, off);
+        if (h >= 0) __atomic_store_n(&f->inode->cksum, h, __ATOMIC_RELAXED);
+        /* The reserve never shrinks, so sealing cannot overwrite SQLite's data. */
+        if (__atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED) && walkit_cksum_is_page(amt))
+            walkit_cksum_seal((void *)buf, amt);
+    }
     int rc = st->write(st->ctx, f->h, (uint64_t)off, buf, (size_t)amt);
     return walkit_storage_rc(f->vfs, rc, SQLITE_IOERR_WRITE);
 }
@@ -360,6 +429,20 @@ static int wk_file_control(sqlite3_file *pf, int op, void *arg)
     case SQLITE_FCNTL_HAS_MOVED:
         *(int *)arg = 0;
         return SQLITE_OK;
+    case SQLITE_FCNTL_PRAGMA: {
+        /* PRAGMA walkit_page_checksums: 1 if this database's pages carry checksums that every
+         * read verifies, 0 if not (no reserve, or the VFS has them off).  Read-only. */
+        char **a = arg;
+        if (sqlite3_stricmp(a[1], "walkit_page_checksums") != 0) return SQLITE_NOTFOUND;
+        if (a[2]) {
+            a[0] = sqlite3_mprintf("walkit_page_checksums is read-only: a database gets "
+                                   "checksums when created through a VFS that has them on");
+            return SQLITE_ERROR;
+        }
+        a[0] = sqlite3_mprintf("%d", f->vfs->page_checksums && f->inode &&
+                                         __atomic_load_n(&f->inode->cksum, __ATOMIC_RELAXED));
+        return SQLITE_OK;
+    }
 #ifdef SQLITE_ENABLE_SETLK_TIMEOUT
     case SQLITE_FCNTL_LOCK_TIMEOUT: {
         /* Blocking WAL-index locks (shm/registry.c): only where the WAL-index is ours. */
@@ -413,6 +496,24 @@ static const sqlite3_io_methods methods_heap = {
 
 static int wk_randomness(sqlite3_vfs *pvfs, int n, char *out);
 
+/* A WAL being opened: counts it on its database's inode (f->db_inode, held until close); the
+ * first handle scans the WAL for damage before SQLite recovers from it (walscan.c).  0 when
+ * out of memory. */
+static int wal_first_open(walkit_vfs *v, walkit_file *f)
+{
+    char db[WALKIT_STORAGE_MAX_PATH];
+    size_t n = strlen(f->path);
+    if (n < 4 || strcmp(f->path + n - 4, "-wal") != 0) return 1; /* not named by SQLite */
+    memcpy(db, f->path, n - 4);
+    db[n - 4] = 0;
+    if (!(f->db_inode = inode_acquire(v->per_storage, db))) return 0;
+    walkit_mutex_enter(v->per_storage->lock, "wal open");
+    int first = f->db_inode->wal_opens++ == 0;
+    walkit_mutex_leave(v->per_storage->lock, "wal open");
+    if (first) walkit_wal_scan(v->st, f->h, f->path);
+    return 1;
+}
+
 static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, int flags,
                    int *out_flags)
 {
@@ -452,10 +553,11 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
     if (flags & SQLITE_OPEN_EXCLUSIVE) sflags |= WALKIT_ST_EXCL;
     if (flags & SQLITE_OPEN_READONLY) sflags |= WALKIT_ST_READONLY;
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) sflags |= WALKIT_ST_DATABASE;
+    if (flags & SQLITE_OPEN_WAL) sflags |= WALKIT_ST_WAL;
     rc = st->open(st->ctx, path, sflags, &f->h);
     if (rc == WALKIT_ST_ACCESS && (flags & SQLITE_OPEN_READWRITE)) {
         /* As SQLite expects of every VFS: a file we may not write is opened read-only. */
-        rc = st->open(st->ctx, path, WALKIT_ST_READONLY | (sflags & WALKIT_ST_DATABASE), &f->h);
+        rc = st->open(st->ctx, path, WALKIT_ST_READONLY | (sflags & (WALKIT_ST_DATABASE | WALKIT_ST_WAL)), &f->h);
         if (rc == WALKIT_ST_OK)
             flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     }
@@ -466,10 +568,18 @@ static int wk_open(sqlite3_vfs *pvfs, sqlite3_filename name, sqlite3_file *pf, i
 
     f->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
     if (!(f->path = walkit_strdup(path))) goto nomem;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && v->page_checksums) {
+        /* The auto-extension that gives a new database its reserve (cksum.c) runs once the
+         * connection's main database is open, i.e. after this.  Installed here, not at
+         * registration: sqlite3_shutdown() drops auto-extensions, registrations survive it.
+         * Idempotent: SQLite keeps one entry per function. */
+        if (sqlite3_auto_extension((void (*)(void))walkit_cksum_autoext) != SQLITE_OK) goto nomem;
+    }
     if (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_TEMP_DB)) {
         f->inode = inode_acquire(v->per_storage, f->path);
         if (!f->inode) goto nomem;
     }
+    if ((flags & SQLITE_OPEN_WAL) && !wal_first_open(v, f)) goto nomem;
     f->open_flags = flags;
     if (out_flags) *out_flags = flags;
     f->base.pMethods = v->methods;
@@ -596,6 +706,7 @@ int walkit_register(const walkit_config *cfg)
     memcpy(v->name, name, strlen(name) + 1);
     v->st = cfg->storage;
     v->shm_mode = cfg->shm_mode;
+    v->page_checksums = cfg->page_checksums != 0;
     if (!(v->lock = walkit_os_mutex_create())) {
         walkit_free(v);
         return SQLITE_NOMEM;
@@ -734,4 +845,9 @@ int sqlite3_os_end(void)
 {
     walkit_os_end();
     return SQLITE_OK;
+}
+
+int walkit_vfs_has_checksums(const sqlite3_vfs *pv)
+{
+    return pv && pv->xOpen == wk_open && ((const walkit_vfs *)pv->pAppData)->page_checksums;
 }

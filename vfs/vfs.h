@@ -31,6 +31,7 @@ typedef struct walkit_vfs {
     walkit_storage_state *per_storage;    /* st's lock table and WAL-index registry */
     walkit_shm_registry *shm;      /* per_storage's WAL-index registry (NULL for SHM_NONE) */
     int last_error;
+    int page_checksums;            /* walkit_config.page_checksums (vfs/cksum.c) */
     char name[32];
 } walkit_vfs;
 
@@ -43,13 +44,18 @@ typedef struct walkit_file {
     walkit_vfs *vfs;
     walkit_storage_file *h;        /* the backend's handle */
     walkit_inode *inode;           /* file-lock state shared per path (main and temp DBs) */
+    walkit_inode *db_inode;        /* a WAL: its database's inode (counts the WAL's opens) */
     int elock;                     /* SQLITE_LOCK_* this handle holds */
     int open_flags;                /* SQLITE_OPEN_* as opened */
     char *path;                    /* normalised full path, owned */
     int delete_on_close;           /* SQLITE_OPEN_DELETEONCLOSE: path is removed at close */
     walkit_shm_conn *shm;          /* this connection's WAL-index attachment, or NULL */
     int lock_timeout_ms;           /* SQLITE_FCNTL_LOCK_TIMEOUT: 0 = never block */
+    uint32_t wal_page_size;        /* a WAL: its header's page size, 0 until known */
 } walkit_file;
+
+/* Whether pv is a walkit VFS registered with page checksums. */
+int walkit_vfs_has_checksums(const sqlite3_vfs *pv);
 
 /* Maps a storage result to SQLite's code for the operation that failed (ioerr). */
 int walkit_storage_rc(walkit_vfs *v, int st_rc, int ioerr);

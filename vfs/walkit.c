@@ -1,5 +1,6 @@
 /* walkit.c: start-up (walkit_init), statistics, and the internal helpers every walkit file
  * uses: allocation with fault injection, reporting of OS-layer failures. */
+#include <stdarg.h>
 #include <string.h>
 
 #include "sqlite3.h"
@@ -37,6 +38,9 @@ void walkit_get_stats(walkit_stats *out)
     out->file_lock_busy = __atomic_load_n(&walkit_stats_live.file_lock_busy, __ATOMIC_RELAXED);
     out->os_errors = __atomic_load_n(&walkit_stats_live.os_errors, __ATOMIC_RELAXED);
     out->alloc_faults = __atomic_load_n(&walkit_stats_live.alloc_faults, __ATOMIC_RELAXED);
+    out->cksum_pages = __atomic_load_n(&walkit_stats_live.cksum_pages, __ATOMIC_RELAXED);
+    out->cksum_errors = __atomic_load_n(&walkit_stats_live.cksum_errors, __ATOMIC_RELAXED);
+    out->wal_damage = __atomic_load_n(&walkit_stats_live.wal_damage, __ATOMIC_RELAXED);
 }
 
 void walkit_storage_destroy(const walkit_storage *st)
@@ -101,6 +105,16 @@ void walkit_os_failed(const char *what, int os_rc)
 }
 
 void walkit_misuse(const char *why) { sqlite3_log(SQLITE_MISUSE, "walkit: %s", why); }
+
+void walkit_full(const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_vsnprintf((int)sizeof msg, msg, fmt, ap);
+    va_end(ap);
+    sqlite3_log(SQLITE_FULL, "walkit: %s", msg);
+}
 
 walkit_os_mutex *walkit_global_lock(void)
 {

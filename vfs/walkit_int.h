@@ -36,6 +36,10 @@ void walkit_os_failed(const char *what, int os_rc);
  * (the storage backends) can explain itself without knowing SQLite. */
 void walkit_misuse(const char *why);
 
+/* Reports a write a backend refused for want of space (its WALKIT_ST_NOSPC, the VFS's
+ * SQLITE_FULL): logs "walkit: <message>" through sqlite3_log() as SQLITE_FULL. */
+void walkit_full(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The one process-wide mutex, for bookkeeping that spans objects: which VFS shares state with
  * which storage (vfs.c) and which lfs_t already has a backend (storage/littlefs.c).  Created on
  * first use (race-free, so before walkit_init() too) and never freed; NULL only if the OS

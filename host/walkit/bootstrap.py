@@ -94,7 +94,8 @@ PINNED = {p.name: p for p in (SQLITE, LITTLEFS)}
 
 # Tools every build needs, with the Debian package that provides each.  Checked with `which`
 # (not dpkg) because a machine may have them from elsewhere, e.g. a Node.js with its own npm.
-BASE_TOOLS = {"cmake": "cmake", "make": "make", "cc": "gcc", "npm": "npm"}
+# valgrind is for `walkit bench shm` alone (its callgrind instruction counts).
+BASE_TOOLS = {"cmake": "cmake", "make": "make", "cc": "gcc", "npm": "npm", "valgrind": "valgrind"}
 
 _NETWORK_HINTS = re.compile(
     r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|ENETUNREACH|network|"

@@ -34,9 +34,10 @@ static struct {
     sqlite3_mutex *lock;
     int writers_left;
     stress_result *r;
-    /* Commit latency (first BEGIN attempt to successful COMMIT, retries included), in a
-     * histogram of power-of-two microsecond buckets. */
-    long latency_hist[32];
+    /* Commit latencies (first BEGIN attempt to successful COMMIT, retries included) in
+     * microseconds, one per commit: latency[0..nlatency) of room for writers x txns. */
+    float *latency;
+    long nlatency;
 } st;
 
 typedef struct writer_arg { int id; } writer_arg;
@@ -83,24 +84,21 @@ static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NUL
 
 static void note_latency(double us)
 {
-    int b = 0;
-    while (b < 31 && (double)(1L << (b + 1)) <= us) b++;
     sqlite3_mutex_enter(st.lock);
-    st.latency_hist[b]++;
-    if (us > st.r->latency_max_us) st.r->latency_max_us = us;
+    st.latency[st.nlatency++] = (float)us;
     sqlite3_mutex_leave(st.lock);
 }
 
-/* The upper bound (us) of the bucket holding the q-quantile of commit latencies. */
-static long latency_quantile(double q)
+static int cmp_float(const void *a, const void *b)
 {
-    long total = 0, seen = 0;
-    for (int b = 0; b < 32; b++) total += st.latency_hist[b];
-    for (int b = 0; b < 32; b++) {
-        seen += st.latency_hist[b];
-        if (total && (double)seen >= q * (double)total) return 1L << (b + 1);
-    }
-    return 0;
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of the commit latencies (us), after sorting them; 0 if there are none. */
+static double latency_quantile(double q)
+{
+    return st.nlatency ? st.latency[(long)((double)(st.nlatency - 1) * q)] : 0;
 }
 
 static void writer(void *arg)
@@ -268,7 +266,10 @@ int stress_run(const stress_params *p, stress_result *r)
         snprintf(r->first_error, sizeof r->first_error, "no mutex");
         return -1;
     }
-    if (setup() != SQLITE_OK) {
+    st.latency = malloc((size_t)p->writers * (size_t)p->txns * sizeof *st.latency);
+    if (!st.latency || setup() != SQLITE_OK) {
+        if (!st.latency) snprintf(r->first_error, sizeof r->first_error, "out of memory");
+        free(st.latency);
         sqlite3_mutex_free(st.lock);
         return -1;
     }
@@ -294,8 +295,11 @@ int stress_run(const stress_params *p, stress_result *r)
     sqlite3_free(wargs);
 
     int rc = final_check(&r->sum, r->integrity, sizeof r->integrity);
+    qsort(st.latency, (size_t)st.nlatency, sizeof *st.latency, cmp_float);
     r->latency_p50_us = latency_quantile(0.5);
     r->latency_p99_us = latency_quantile(0.99);
+    r->latency_max_us = latency_quantile(1.0);
+    free(st.latency);
     r->ok = rc == SQLITE_OK && r->errors == 0 && r->bad_reads == 0 &&
             r->commits == (long)p->writers * p->txns &&
             r->sum == (long)p->accounts * BALANCE && strcmp(r->integrity, "ok") == 0;
@@ -378,7 +382,7 @@ int main(int argc, char **argv)
     printf("RESULT %s commits=%ld retries=%ld reads=%ld bad_reads=%ld ckpt_ok=%ld ckpt_busy=%ld "
            "sum=%ld integrity=%s elapsed_ms=%.0f commits_per_s=%.0f shm_lock_calls=%llu "
            "shm_lock_busy=%llu shm_lock_waits=%llu file_lock_busy=%llu os_errors=%llu "
-           "latency_p50_us=%ld latency_p99_us=%ld latency_max_us=%.0f blocking=%d error=\"%s\"\n",
+           "latency_p50_us=%.0f latency_p99_us=%.0f latency_max_us=%.0f blocking=%d error=\"%s\"\n",
            r.ok ? "ok" : "FAIL", r.commits, r.retries, r.reads, r.bad_reads, r.ckpt_ok,
            r.ckpt_busy, r.sum, r.integrity, elapsed * 1000, (double)r.commits / elapsed,
            (unsigned long long)s.shm_lock_calls, (unsigned long long)s.shm_lock_busy,

@@ -27,8 +27,7 @@ typedef struct stress_result {
     long sum;            /* final sum of balances (-1: unreadable) */
     char integrity[128]; /* first row of PRAGMA integrity_check */
     double elapsed_us;   /* from the first task started to the last one joined */
-    long latency_p50_us, latency_p99_us;
-    double latency_max_us;
+    double latency_p50_us, latency_p99_us, latency_max_us; /* exact, from every commit */
     char first_error[256];
 } stress_result;
 

@@ -35,9 +35,12 @@ typedef struct walkit_config {
     const walkit_storage *storage; /* required; must outlive the VFS registration */
     walkit_shm_mode shm_mode;
     int make_default;              /* nonzero: becomes SQLite's default VFS */
+    int page_checksums;            /* nonzero: a checksum in each database page's 8 reserved
+                                      bytes, verified on every read (SQLITE_IOERR_DATA); new
+                                      databases get the reserve (docs/vfs.md) */
 } walkit_config;
 
-#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1 }
+#define WALKIT_CONFIG_DEFAULT { NULL, NULL, WALKIT_SHM_HEAP, 1, 0 }
 
 /* Installs SQLite's mutexes on the OS layer (sqlite3_config(SQLITE_CONFIG_MUTEX)) and calls
  * sqlite3_initialize().  Idempotent.  Returns an SQLite result code. */
@@ -71,6 +74,10 @@ typedef struct walkit_stats {
                                       (SQLITE_ENABLE_SETLK_TIMEOUT, a busy timeout set) */
     uint64_t os_errors;            /* OS-layer failures that could not be returned (see log) */
     uint64_t alloc_faults;         /* allocations failed on purpose by walkit_fault_alloc() */
+    uint64_t cksum_pages;          /* database pages read whose checksum was verified */
+    uint64_t cksum_errors;         /* of those, pages whose checksum did not match */
+    uint64_t wal_damage;           /* WALs found damaged when first opened: a bad frame
+                                      followed by valid frames of the same salts */
 } walkit_stats;
 
 void walkit_get_stats(walkit_stats *out);
@@ -85,6 +92,12 @@ const walkit_storage *walkit_storage_hostfile(const char *root_dir); /* host bui
  * of VFS names may be registered).  Free one with walkit_storage_destroy once no VFS uses it.
  * Locks are per backend: two hostfile backends over one folder do not see each other's. */
 void walkit_storage_destroy(const walkit_storage *st);
+
+/* Distinct blocks in use on a mounted littlefs (each block once, however many versions of an
+ * open file share it; lfs_fs_size() counts shared blocks once per reference), or a negative
+ * LFS_ERR_*.  Serialised with lfs's backend, if it has one; the caller keeps lfs mounted and
+ * its backend alive during the call. */
+long walkit_littlefs_blocks_used(struct lfs *lfs);
 
 /* Testing hook: of the allocations walkit itself makes (not SQLite's), the next `skip`
  * succeed, then `fail` fail as if memory were exhausted.  walkit_fault_alloc(0, 0) disarms. */

@@ -3,7 +3,8 @@
  * With a single task nothing can ever release a mutex or give a semaphore while the task waits,
  * so each primitive degrades to the only correct behaviour:
  *   - a free mutex is taken at once; locking a held one can never succeed and is a bug in the
- *     caller: WALKIT_OS_DEADLOCK (the caller reports it), never a hang;
+ *     caller: WALKIT_OS_DEADLOCK (the caller reports it), never a hang; a recursive one only
+ *     counts (the one task is always its owner);
  *   - a semaphore take succeeds only if it is already full; on an empty one it is
  *     WALKIT_OS_DEADLOCK at once, whatever the timeout (only this task could give it, and it is
  *     the one waiting: spinning the timeout out would only burn it; WALKIT_OS_NO_WAIT is the
@@ -29,8 +30,10 @@ int walkit_os_bare_init(const walkit_os_bare_hooks *h)
     return 0;
 }
 
+/* held: how many times the (only) task holds it; above 1 only if recursive. */
 struct walkit_os_mutex {
     volatile int held;
+    int recursive;
 };
 
 struct walkit_os_sem {
@@ -40,33 +43,39 @@ struct walkit_os_sem {
 int walkit_os_init(void) { return hooks.monotonic_us ? WALKIT_OS_OK : WALKIT_OS_ERROR; }
 void walkit_os_end(void) { }
 
-walkit_os_mutex *walkit_os_mutex_create(void)
+static walkit_os_mutex *mutex_create(int recursive)
 {
     walkit_os_mutex *m = malloc(sizeof *m);
-    if (m) m->held = 0;
+    if (m) {
+        m->held = 0;
+        m->recursive = recursive;
+    }
     return m;
 }
+
+walkit_os_mutex *walkit_os_mutex_create(void) { return mutex_create(0); }
+walkit_os_mutex *walkit_os_mutex_create_recursive(void) { return mutex_create(1); }
 
 void walkit_os_mutex_destroy(walkit_os_mutex *m) { free(m); }
 
 int walkit_os_mutex_lock(walkit_os_mutex *m)
 {
-    if (m->held) return WALKIT_OS_DEADLOCK;
-    m->held = 1;
+    if (m->held && !m->recursive) return WALKIT_OS_DEADLOCK;
+    m->held++;
     return WALKIT_OS_OK;
 }
 
 int walkit_os_mutex_trylock(walkit_os_mutex *m)
 {
-    if (m->held) return WALKIT_OS_BUSY;
-    m->held = 1;
+    if (m->held && !m->recursive) return WALKIT_OS_BUSY;
+    m->held++;
     return WALKIT_OS_OK;
 }
 
 int walkit_os_mutex_unlock(walkit_os_mutex *m)
 {
     if (!m->held) return WALKIT_OS_ERROR;
-    m->held = 0;
+    m->held--;
     return WALKIT_OS_OK;
 }
 

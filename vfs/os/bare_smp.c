@@ -3,7 +3,8 @@
  *
  *   - a task is a core: walkit_os_task_id() is MPIDR's Aff0 + 1, so every connection driven
  *     from one core belongs to one task (the registry then never makes a core wait for itself);
- *   - mutex: one word, 0 when free, else the owner's task id, taken with LDREX/STREX;
+ *   - mutex: one word, 0 when free, else the owner's task id, taken with LDREX/STREX (the
+ *     recursive one adds a depth that only the owner reads and writes);
  *   - binary semaphore: one word, 1 when full, emptied by an atomic swap;
  *   - waiting: WFE, woken by the SEV every release sends; a timed wait also wakes on the
  *     generic timer's event stream (about every millisecond, CNTKCTL.EVNTEN, set on the waiting
@@ -160,25 +161,40 @@ void walkit_os_end(void) { }
 struct walkit_os_mutex {
     volatile uintptr_t owner; /* 0: free; else the holder's task id.  Changed only by cas_word
                                  (take) and by the holder's release store. */
+    int recursive;            /* immutable */
+    int depth;                /* locks held by the owner; read and written by the owner only */
 };
 
 struct walkit_os_sem {
     volatile uintptr_t full;  /* 1: given and not yet taken.  Emptied only by swap_word. */
 };
 
-walkit_os_mutex *walkit_os_mutex_create(void)
+static walkit_os_mutex *mutex_new(int recursive)
 {
     walkit_os_mutex *m = malloc(sizeof *m);
-    if (m) m->owner = 0;
+    if (m) {
+        m->owner = 0;
+        m->recursive = recursive;
+        m->depth = 0;
+    }
     return m;
 }
+
+walkit_os_mutex *walkit_os_mutex_create(void) { return mutex_new(0); }
+walkit_os_mutex *walkit_os_mutex_create_recursive(void) { return mutex_new(1); }
 
 void walkit_os_mutex_destroy(walkit_os_mutex *m) { free(m); }
 
 int walkit_os_mutex_trylock(walkit_os_mutex *m)
 {
-    if (!cas_word(&m->owner, 0, this_task())) return WALKIT_OS_BUSY;
+    uintptr_t me = this_task();
+    if (m->recursive && m->owner == me) {
+        m->depth++;
+        return WALKIT_OS_OK;
+    }
+    if (!cas_word(&m->owner, 0, me)) return WALKIT_OS_BUSY;
     dmb(); /* acquire */
+    m->depth = 1;
     return WALKIT_OS_OK;
 }
 
@@ -201,17 +217,23 @@ int walkit_os_mutex_lock(walkit_os_mutex *m)
 {
     uintptr_t me = this_task();
     /* Only this task can have stored its own id, so this read needs no ordering. */
-    if (m->owner == me) return WALKIT_OS_DEADLOCK;
+    if (m->owner == me) {
+        if (!m->recursive) return WALKIT_OS_DEADLOCK;
+        m->depth++;
+        return WALKIT_OS_OK;
+    }
     while (!cas_word(&m->owner, 0, me)) {
         while (m->owner != 0) wait_event(); /* woken by the holder's release */
     }
     dmb(); /* acquire */
+    m->depth = 1;
     return WALKIT_OS_OK;
 }
 
 int walkit_os_mutex_unlock(walkit_os_mutex *m)
 {
     if (m->owner != this_task()) return WALKIT_OS_ERROR;
+    if (--m->depth > 0) return WALKIT_OS_OK; /* a recursive mutex still held */
     dmb(); /* release: the critical section before the store that frees the mutex */
     m->owner = 0;
     wake_all();

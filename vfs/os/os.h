@@ -2,10 +2,11 @@
  *
  * Every port (vfs/os/posix.c, bare.c, vxworks.c, ...) implements exactly these functions and
  * nothing else; the rest of walkit is portable C99 on top of them.  The contract is small on
- * purpose: a non-recursive mutex with a real try-lock, a binary semaphore with a timeout (the
+ * purpose: a non-recursive mutex with a real try-lock (and the OS's recursive one, where it has
+ * one: SQLite's RECURSIVE mutexes), a binary semaphore with a timeout (the
  * building block for "wait until a lock slot is released"), heap allocation, two clocks, a
- * sleep and a task identity.  Recursion, reference counting and wait queues are built above it
- * (vfs/mutex.c, vfs/shm/registry.c), once, for every OS.
+ * sleep and a task identity.  Reference counting and wait queues are built above it
+ * (vfs/shm/registry.c), once, for every OS.
  *
  * Results: functions that can fail return WALKIT_OS_OK or a negative WALKIT_OS_* code; a
  * constructor that fails returns NULL.  A port never prints: the caller reports through
@@ -35,9 +36,16 @@ void walkit_os_end(void);
 
 /* ---- mutex: non-recursive, owned by the task that locked it --------------------------------
  * lock blocks until acquired; trylock never blocks (WALKIT_OS_BUSY when held); unlock must be
- * called by the owner.  On a priority-scheduled RTOS the port uses priority inheritance. */
+ * called by the owner.  Critical sections on these are short (walkit never waits for anything
+ * while holding one), so a port picks the OS's cheapest mutex that still bounds priority
+ * inversion where the OS schedules by priority; each port's header comment says which
+ * (docs/vfs.md, "OS layer").
+ * create_recursive: the same, except that the owner may lock (or trylock) it again, each lock
+ * matched by one unlock: the OS's own recursive mutex where it has one (SQLite's
+ * SQLITE_MUTEX_RECURSIVE, vfs/mutex.c). */
 typedef struct walkit_os_mutex walkit_os_mutex;
 walkit_os_mutex *walkit_os_mutex_create(void);
+walkit_os_mutex *walkit_os_mutex_create_recursive(void);
 void walkit_os_mutex_destroy(walkit_os_mutex *m);
 int walkit_os_mutex_lock(walkit_os_mutex *m);
 int walkit_os_mutex_trylock(walkit_os_mutex *m);

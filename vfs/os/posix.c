@@ -3,12 +3,21 @@
  *
  * Mutexes are PTHREAD_MUTEX_ERRORCHECK so that a task locking a mutex it already holds gets
  * WALKIT_OS_DEADLOCK instead of hanging: that is always a walkit bug, and the tests must see
- * it.  Where the system has priority inheritance (_POSIX_THREAD_PRIO_INHERIT: Linux, RTEMS,
- * VxWorks RTPs) they are PTHREAD_PRIO_INHERIT, as os.h promises: a low-priority task holding a
- * WAL-index or SQLite mutex runs at the priority of the highest task waiting for it.  If the
- * kernel refuses such a mutex (glibc checks for PI futexes), a plain one is made instead.  The semaphore is a flag guarded by its own mutex with a condition variable on the
+ * it (glibc checks the owner in user space: no extra system call).  Recursive ones are
+ * PTHREAD_MUTEX_RECURSIVE.
+ * Priority inheritance (PTHREAD_PRIO_INHERIT) is WALKIT_OS_PRIO_INHERIT: on by default where
+ * the system has it (_POSIX_THREAD_PRIO_INHERIT) and schedules tasks by priority (RTEMS,
+ * VxWorks RTPs), off by default on Linux.  There, threads run under SCHED_OTHER with no
+ * priority to inherit, and a PI mutex is a futex that enters the kernel on any contention and
+ * hands ownership strictly to the next waiter, so every contended lock costs a context switch
+ * and the waiters form a convoy; a plain futex mutex stays in user space unless a task really
+ * has to sleep.  Build with -DWALKIT_OS_PRIO_INHERIT=1 on a PREEMPT_RT system that runs
+ * SQLite from SCHED_FIFO threads of different priorities.  If the kernel refuses a PI mutex
+ * (glibc checks for PI futexes), a plain one is made instead.
+ * The semaphore is a flag guarded by its own mutex with a condition variable on the
  * monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ERRORCHECK */
 #include "os/os.h"
 
 #include <errno.h>
@@ -31,15 +40,23 @@ struct walkit_os_sem {
 int walkit_os_init(void) { return WALKIT_OS_OK; }
 void walkit_os_end(void) { }
 
-walkit_os_mutex *walkit_os_mutex_create(void)
+#ifndef WALKIT_OS_PRIO_INHERIT
+#if defined(_POSIX_THREAD_PRIO_INHERIT) && _POSIX_THREAD_PRIO_INHERIT > 0 && !defined(__linux__)
+#define WALKIT_OS_PRIO_INHERIT 1
+#else
+#define WALKIT_OS_PRIO_INHERIT 0
+#endif
+#endif
+
+static walkit_os_mutex *mutex_create(int type)
 {
     walkit_os_mutex *m = malloc(sizeof *m);
     pthread_mutexattr_t a;
     if (!m) return NULL;
     if (pthread_mutexattr_init(&a) != 0) { free(m); return NULL; }
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutexattr_settype(&a, type);
     int rc = 1;
-#if defined(_POSIX_THREAD_PRIO_INHERIT) && _POSIX_THREAD_PRIO_INHERIT > 0
+#if WALKIT_OS_PRIO_INHERIT && defined(_POSIX_THREAD_PRIO_INHERIT) && _POSIX_THREAD_PRIO_INHERIT > 0
     if (pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT) == 0) {
         rc = pthread_mutex_init(&m->m, &a);
         if (rc != 0) pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_NONE);
@@ -50,6 +67,9 @@ walkit_os_mutex *walkit_os_mutex_create(void)
     if (rc != 0) { free(m); return NULL; }
     return m;
 }
+
+walkit_os_mutex *walkit_os_mutex_create(void) { return mutex_create(PTHREAD_MUTEX_ERRORCHECK); }
+walkit_os_mutex *walkit_os_mutex_create_recursive(void) { return mutex_create(PTHREAD_MUTEX_RECURSIVE); }
 
 void walkit_os_mutex_destroy(walkit_os_mutex *m)
 {

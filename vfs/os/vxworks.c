@@ -2,10 +2,15 @@
  *
  * mutex: a mutual-exclusion semaphore, SEM_Q_PRIORITY | SEM_INVERSION_SAFE (priority
  *   inheritance: a low-priority task holding a WAL-index or SQLite mutex is boosted) |
- *   SEM_DELETE_SAFE (the holder cannot be deleted while inside SQLite).  VxWorks mutexes are
- *   recursive for their owner, but os.h's are not: the owner is recorded so that a task locking
- *   a mutex it holds gets WALKIT_OS_DEADLOCK, as on every other port, instead of a silent
- *   recursion that would hide a walkit bug.
+ *   SEM_DELETE_SAFE (the holder cannot be deleted while inside SQLite).  Inheritance stays on:
+ *   VxWorks schedules by priority, so without it a middle-priority task can hold off a
+ *   high-priority one for as long as it likes; and it costs little here, because in kernel
+ *   mode an uncontended semTake/semGive is a function call (no trap), inheritance only does
+ *   work when a task really waits, and walkit's hot paths (read locks, barriers) take no mutex
+ *   at all.  VxWorks mutexes are recursive for their owner, which is exactly
+ *   walkit_os_mutex_create_recursive(); os.h's plain ones are not: for those the owner is
+ *   recorded so that a task locking a mutex it holds gets WALKIT_OS_DEADLOCK, as on every
+ *   other port, instead of a silent recursion that would hide a walkit bug.
  * semaphore: a binary semaphore created SEM_EMPTY, queued by priority.
  * Timeouts are converted from milliseconds to ticks (sysClkRateGet()), rounded up, plus one:
  * VxWorks counts tick interrupts, and the first may come right after the call, so n ticks can
@@ -30,10 +35,12 @@
 #include "os/os.h"
 
 /* owner: the task holding sem, NULL when free; written by the holder only, read by any task
- * (atomically) to recognise itself. */
+ * (atomically) to recognise itself.  Not kept for a recursive mutex (recursive set): VxWorks
+ * itself counts the owner's nested takes and refuses a give by another task. */
 struct walkit_os_mutex {
     SEM_ID sem;
     TASK_ID owner;
+    int recursive;
 };
 
 struct walkit_os_sem {
@@ -66,7 +73,7 @@ static _Vx_ticks_t ms_to_ticks(int32_t ms)
     return us_to_ticks((int64_t)ms * 1000);
 }
 
-walkit_os_mutex *walkit_os_mutex_create(void)
+static walkit_os_mutex *mutex_create(int recursive)
 {
     walkit_os_mutex *m = malloc(sizeof *m);
     if (!m) return NULL;
@@ -76,8 +83,12 @@ walkit_os_mutex *walkit_os_mutex_create(void)
         return NULL;
     }
     m->owner = NULL;
+    m->recursive = recursive;
     return m;
 }
+
+walkit_os_mutex *walkit_os_mutex_create(void) { return mutex_create(0); }
+walkit_os_mutex *walkit_os_mutex_create_recursive(void) { return mutex_create(1); }
 
 void walkit_os_mutex_destroy(walkit_os_mutex *m)
 {
@@ -93,6 +104,7 @@ static int held_by_me(walkit_os_mutex *m)
 
 int walkit_os_mutex_lock(walkit_os_mutex *m)
 {
+    if (m->recursive) return semTake(m->sem, WAIT_FOREVER) == OK ? WALKIT_OS_OK : WALKIT_OS_ERROR;
     if (held_by_me(m)) return WALKIT_OS_DEADLOCK;
     if (semTake(m->sem, WAIT_FOREVER) != OK) return WALKIT_OS_ERROR;
     __atomic_store_n(&m->owner, taskIdSelf(), __ATOMIC_RELAXED);
@@ -101,17 +113,19 @@ int walkit_os_mutex_lock(walkit_os_mutex *m)
 
 int walkit_os_mutex_trylock(walkit_os_mutex *m)
 {
-    if (held_by_me(m)) return WALKIT_OS_BUSY;
+    if (!m->recursive && held_by_me(m)) return WALKIT_OS_BUSY;
     if (semTake(m->sem, NO_WAIT) != OK)
         return take_failure() == WALKIT_OS_TIMEOUT ? WALKIT_OS_BUSY : WALKIT_OS_ERROR;
-    __atomic_store_n(&m->owner, taskIdSelf(), __ATOMIC_RELAXED);
+    if (!m->recursive) __atomic_store_n(&m->owner, taskIdSelf(), __ATOMIC_RELAXED);
     return WALKIT_OS_OK;
 }
 
 int walkit_os_mutex_unlock(walkit_os_mutex *m)
 {
-    if (!held_by_me(m)) return WALKIT_OS_ERROR;
-    __atomic_store_n(&m->owner, (TASK_ID)NULL, __ATOMIC_RELAXED);
+    if (!m->recursive) {
+        if (!held_by_me(m)) return WALKIT_OS_ERROR;
+        __atomic_store_n(&m->owner, (TASK_ID)NULL, __ATOMIC_RELAXED);
+    }
     return semGive(m->sem) == OK ? WALKIT_OS_OK : WALKIT_OS_ERROR;
 }
 

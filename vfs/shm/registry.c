@@ -6,13 +6,40 @@
 #include "sqlite3.h"
 #include "walkit_int.h"
 
+/* ThreadSanitizer derives happens-before only from operations on the same location, and it
+ * does not model stand-alone fences at all (GCC says so with -Wtsan).  The hardware gives
+ * more: every slot operation is a seq_cst read-modify-write and the barrier a full fence, and
+ * each orders all of the caller's memory accesses around it, which is what SQLite's protocol
+ * relies on between lock calls on different slots (os_unix.c gets the same from its node
+ * mutex).  So, in sanitizer builds only, each lock call and barrier also does one seq_cst
+ * read-modify-write of a word per node (TSAN_SYNC), which tells ThreadSanitizer exactly that
+ * ordering and nothing more; only those builds pay the shared cache line. */
+#if defined(__SANITIZE_THREAD__)
+#define WALKIT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WALKIT_TSAN 1
+#endif
+#endif
+#if defined(WALKIT_TSAN)
+#define TSAN_SYNC(node) ((void)__atomic_fetch_add(&(node)->tsan_sync, 1u, __ATOMIC_SEQ_CST))
+#else
+#define TSAN_SYNC(node) ((void)0)
+#endif
+
 /* One database file's WAL-index.
  *   next, nref: guarded by the registry's mutex (attach/detach); path is immutable.
- *   Every other field is guarded by lock: the regions table (never the regions' contents,
- *   which SQLite reads and writes under its own protocol of slots and barriers), the slots,
- *   the attached connections and the waiters.
+ *   lock guards the regions table (never the regions' contents, which SQLite reads and writes
+ *   under its own protocol of slots and barriers), the attached connections, the waiter list
+ *   and every waiter's queue fields, and it serialises the writers of wait_mask and
+ *   starve_mask.
  *   slot[i]: 0 free, n > 0 held SHARED by n connections, -1 held EXCLUSIVE by one (os_unix.c's
- *   aLock[] convention).  The connections' masks always add up to exactly these values.
+ *   aLock[] convention).  Changed only by atomic read-modify-writes (see "Memory ordering"
+ *   below), with or without lock held; a connection's masks follow its own changes, so once
+ *   no lock call is in progress the masks add up to exactly these values.
+ *   wait_mask: the slots some queued waiter wants; starve_mask: the slots a starving waiter
+ *   (one that has waited past the starvation bound) wants.  Written under lock, read without
+ *   it by the lock-free paths.
  *   regions[0..nregion): 32 KiB blocks, zeroed when allocated, freed only with the node. */
 struct walkit_shm_node {
     walkit_shm_node *next;
@@ -22,6 +49,8 @@ struct walkit_shm_node {
     void **regions;
     int nregion, cap, size;
     int slot[WALKIT_SHM_NLOCK];
+    uint32_t wait_mask, starve_mask;
+    uint32_t tsan_sync; /* ThreadSanitizer builds only: see TSAN_SYNC */
     walkit_shm_conn *conns;
     walkit_shm_conn *waiters;
 };
@@ -94,6 +123,58 @@ int walkit_shm_attach(walkit_shm_registry *r, const char *path, walkit_shm_conn 
     return SQLITE_OK;
 }
 
+/* Memory ordering of the slots (the fast paths below take no mutex).
+ *   - Taking a slot (SHARED: CAS n -> n + 1 from n >= 0; EXCLUSIVE: CAS 0 -> -1 on each slot)
+ *     is an acquire: what earlier holders did before they let go is visible to the taker, as
+ *     with a mutex.  Letting go (SHARED: fetch_sub; EXCLUSIVE: exchange -> 0) is a release.
+ *     Shared releases are read-modify-writes, so all of them belong to the release sequence
+ *     that an exclusive taker's CAS reads 0 from: it sees every reader's accesses as finished.
+ *   - No lost wake-up.  A waiter publishes its slots in wait_mask (seq_cst) and then tries the
+ *     slots again (seq_cst) before it sleeps, in one critical section with its queueing; a
+ *     releaser frees the slot (seq_cst) and then reads wait_mask (seq_cst).  seq_cst
+ *     operations have one total order, so either the waiter's retry comes after the release
+ *     (it finds the slot free) or the releaser's read comes after the publication (it sees the
+ *     waiter, takes the node lock, where the waiter is already queued, and wakes it).
+ *   Hence every slot operation is SEQ_CST (on the targets walkit knows a seq_cst
+ *   read-modify-write costs what an acquire or release one does); reads that only choose a
+ *   path (wait_mask before waking, starve_mask, the spin's look) are re-checked by a CAS or
+ *   under the node lock, so they may be stale.  WALKIT_PLANT_RACY_SLOTS=1 (tests only) makes
+ *   the shared count a plain read-modify-write, the race ThreadSanitizer must report. */
+#define SLOT_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define SLOT_CAS(p, expected, desired)                                                      \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_SEQ_CST,            \
+                                __ATOMIC_SEQ_CST)
+#define MASK_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define MASK_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Spins (polls) before a blocking waiter sleeps: long enough to catch a release that is a few
+ * microseconds away (a reader finishing, a commit's last store), short enough not to matter
+ * when the holder is descheduled.  0 on a single-core target. */
+#ifndef WALKIT_SHM_SPIN
+#define WALKIT_SHM_SPIN 200
+#endif
+/* Starvation bound: a waiter that has been woken this many times and found its slots taken
+ * again (by connections that never waited), or has waited this long, becomes starving: new
+ * requests that would conflict with it are refused (or queue behind it) until it is served. */
+#ifndef WALKIT_SHM_STARVE_WAKES
+#define WALKIT_SHM_STARVE_WAKES 2
+#endif
+#ifndef WALKIT_SHM_STARVE_US
+#define WALKIT_SHM_STARVE_US 2000
+#endif
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#define SLOTS(ofst, n) ((uint32_t)(((1u << (n)) - 1u) << (ofst)))
+#define STARVE_EXCL_SHIFT 8 /* starve_mask: bits 0-7 any starving request, 8-15 exclusive ones */
+
 /* Whether a request fits the slot values in slot[]. */
 static int fits(const int *slot, int ofst, int n, int exclusive)
 {
@@ -103,60 +184,81 @@ static int fits(const int *slot, int ofst, int n, int exclusive)
     return 1;
 }
 
-/* Wakes, in queue order, the waiters whose requests can now be granted together (node lock
- * held).  Each woken one is assumed to take its lock, so a second writer behind the first stays
- * asleep instead of waking only to find the slot taken again.  The assumption can fail: a
- * connection that never waited may take a slot between the wake and the woken task's retry.
- * A woken waiter refused that way calls this again before it queues again (at the tail) or
- * gives up, so a waiter it was assumed to block is not left asleep. */
+/* Whether a request would pass over a starving waiter: an exclusive request conflicts with
+ * any starving request on its slots, a shared one only with starving exclusive ones.  starve
+ * is a value of starve_mask. */
+static int passes_starving(uint32_t starve, uint32_t mask, int exclusive)
+{
+    return exclusive ? (starve & mask) != 0 : ((starve >> STARVE_EXCL_SHIFT) & mask) != 0;
+}
+
+/* Recomputes wait_mask and starve_mask from the waiter list (node lock held). */
+static void publish_waiters(walkit_shm_node *n)
+{
+    uint32_t wait = 0, starve = 0;
+    for (walkit_shm_conn *w = n->waiters; w; w = w->next_waiter) {
+        uint32_t m = SLOTS(w->want_ofst, w->want_n);
+        wait |= m;
+        if (w->starving) starve |= m | (w->want_excl ? m << STARVE_EXCL_SHIFT : 0);
+    }
+    __atomic_store_n(&n->wait_mask, wait, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&n->starve_mask, starve, __ATOMIC_SEQ_CST);
+}
+
+/* Wakes, in queue order, the waiters whose requests the slots as they are now can grant
+ * together (node lock held).  Nothing is reserved for them: a woken waiter retries like any
+ * other caller, and a connection that never waited may get there first (it is already
+ * running, which saves a context switch per hand-off).  A woken waiter stays queued until it
+ * is served or gives up, so a later release wakes it again; the starvation bound (see
+ * walkit_shm_lock) keeps the number of such rounds finite.  A waiter that a starving one
+ * would refuse is not woken, nor one already woken that has not yet retried (woken): it will
+ * retry anyway, and a second wake would only cost the releaser another system call. */
 static void wake_waiters(walkit_shm_node *n)
 {
     int sim[WALKIT_SHM_NLOCK];
-    memcpy(sim, n->slot, sizeof sim);
-    walkit_shm_conn **pp = &n->waiters;
-    while (*pp) {
-        walkit_shm_conn *w = *pp;
-        if (!fits(sim, w->want_ofst, w->want_n, w->want_excl)) {
-            pp = &w->next_waiter;
-            continue;
-        }
+    for (int i = 0; i < WALKIT_SHM_NLOCK; i++) sim[i] = SLOT_LOAD(&n->slot[i]);
+    uint32_t starve = __atomic_load_n(&n->starve_mask, __ATOMIC_SEQ_CST);
+    for (walkit_shm_conn *w = n->waiters; w; w = w->next_waiter) {
+        uint32_t m = SLOTS(w->want_ofst, w->want_n);
+        if (!fits(sim, w->want_ofst, w->want_n, w->want_excl)) continue;
+        if (!w->starving && passes_starving(starve, m, w->want_excl)) continue;
         for (int i = w->want_ofst; i < w->want_ofst + w->want_n; i++)
             sim[i] = w->want_excl ? -1 : sim[i] + 1;
-        *pp = w->next_waiter;
-        w->next_waiter = NULL;
-        w->waiting = 0;
+        if (w->woken) continue;
+        w->woken = 1;
         int rc = walkit_os_sem_give(w->wake);
         if (rc != WALKIT_OS_OK) walkit_os_failed("shm wake", rc);
     }
 }
 
-/* Releases c's hold on the slots in mask (node lock held); wakes waiters if any slot got
- * freer. */
-static void release_slots(walkit_shm_conn *c, uint16_t mask)
+/* Lets go of c's hold on the slots in mask (no lock needed; only c's owner calls it).
+ * Returns the slots that became free and that some waiter wants: the caller must then wake
+ * waiters under the node lock. */
+static uint32_t release_slots(walkit_shm_conn *c, uint32_t mask)
 {
     walkit_shm_node *n = c->node;
-    int freed = 0;
+    uint32_t excl = MASK_LOAD(&c->excl_mask), shared = MASK_LOAD(&c->shared_mask), freed = 0;
     for (int i = 0; i < WALKIT_SHM_NLOCK; i++) {
-        uint16_t bit = (uint16_t)(1u << i);
+        uint32_t bit = 1u << i;
         if (!(mask & bit)) continue;
-        if (c->excl_mask & bit) {
-            n->slot[i] = 0;
-            freed = 1;
-        } else if (c->shared_mask & bit) {
-            n->slot[i]--;
-            freed = 1;
+        if (excl & bit) {
+            __atomic_exchange_n(&n->slot[i], 0, __ATOMIC_SEQ_CST);
+            freed |= bit;
+        } else if (shared & bit) {
+            if (__atomic_fetch_sub(&n->slot[i], 1, __ATOMIC_SEQ_CST) == 1) freed |= bit;
         }
     }
-    c->excl_mask &= (uint16_t)~mask;
-    c->shared_mask &= (uint16_t)~mask;
-    if (freed) wake_waiters(n);
+    MASK_STORE(&c->excl_mask, (uint16_t)(excl & ~mask));
+    MASK_STORE(&c->shared_mask, (uint16_t)(shared & ~mask));
+    return freed ? freed & __atomic_load_n(&n->wait_mask, __ATOMIC_SEQ_CST) : 0;
 }
 
 void walkit_shm_detach(walkit_shm_registry *r, walkit_shm_conn *c)
 {
     walkit_shm_node *n = c->node;
+    uint32_t wake = release_slots(c, (1u << WALKIT_SHM_NLOCK) - 1u);
     walkit_mutex_enter(n->lock, "shm detach");
-    release_slots(c, (uint16_t)((1u << WALKIT_SHM_NLOCK) - 1));
+    if (wake) wake_waiters(n);
     walkit_shm_conn **pp = &n->conns;
     while (*pp != c) pp = &(*pp)->next;
     *pp = c->next;
@@ -216,77 +318,167 @@ int walkit_shm_region(walkit_shm_conn *c, int region, int size, int extend, void
     return rc;
 }
 
-/* Grants the request if no other connection's hold conflicts (node lock held).  Returns
- * SQLITE_OK or SQLITE_BUSY. */
-static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive)
+/* Grants the request if no other connection's hold conflicts and it would not pass over a
+ * starving waiter (c itself may be that waiter).  No lock needed; only c's owner calls it.
+ * Returns SQLITE_OK or SQLITE_BUSY; *wake is set when a multi-slot exclusive attempt took
+ * and gave back slots that a waiter wants (the caller wakes waiters under the node lock: one
+ * may have been refused by the attempt). */
+static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive, uint32_t *wake)
 {
     walkit_shm_node *node = c->node;
-    uint16_t mask = (uint16_t)(((1u << n) - 1u) << ofst);
+    uint32_t mask = SLOTS(ofst, n);
+    if (!c->starving &&
+        passes_starving(__atomic_load_n(&node->starve_mask, __ATOMIC_RELAXED), mask, exclusive))
+        return SQLITE_BUSY;
     if (!exclusive) {
-        if (c->shared_mask & mask) return SQLITE_OK; /* already held: SQLite may re-ask */
-        if (node->slot[ofst] < 0) return SQLITE_BUSY;
-        node->slot[ofst]++;
-        c->shared_mask |= mask;
+        uint16_t held = MASK_LOAD(&c->shared_mask);
+        if (held & mask) return SQLITE_OK; /* already held: SQLite may re-ask */
+#if defined(WALKIT_PLANT_RACY_SLOTS) && WALKIT_PLANT_RACY_SLOTS
+        int v = node->slot[ofst]; /* the planted bug: a plain, non-atomic count */
+        if (v < 0) return SQLITE_BUSY;
+        node->slot[ofst] = v + 1;
+#else
+        int v = SLOT_LOAD(&node->slot[ofst]);
+        do {
+            if (v < 0) return SQLITE_BUSY;
+        } while (!SLOT_CAS(&node->slot[ofst], &v, v + 1));
+#endif
+        MASK_STORE(&c->shared_mask, (uint16_t)(held | mask));
         return SQLITE_OK;
     }
-    if (!fits(node->slot, ofst, n, 1)) return SQLITE_BUSY;
-    for (int i = ofst; i < ofst + n; i++) node->slot[i] = -1;
-    c->excl_mask |= mask;
+    for (int i = ofst; i < ofst + n; i++) {
+        int zero = 0;
+        if (SLOT_CAS(&node->slot[i], &zero, -1)) continue;
+        for (int j = ofst; j < i; j++) __atomic_exchange_n(&node->slot[j], 0, __ATOMIC_SEQ_CST);
+        if (i > ofst) *wake |= SLOTS(ofst, i - ofst) & __atomic_load_n(&node->wait_mask, __ATOMIC_SEQ_CST);
+        return SQLITE_BUSY;
+    }
+    MASK_STORE(&c->excl_mask, (uint16_t)(MASK_LOAD(&c->excl_mask) | mask));
     return SQLITE_OK;
 }
 
 /* Whether a connection driven by the task `me` other than c holds a slot that conflicts with
- * the request (node lock held).  Such a holder cannot release while its own task waits, so
- * waiting would only burn the timeout (or hang, without one). */
+ * the request (node lock held, so the list is stable).  Such a holder cannot release while
+ * its own task waits, so waiting would only burn the timeout (or hang, without one).  Its
+ * masks and task are read exactly: only `me` changes them, and `me` is here. */
 static int own_task_conflicts(walkit_shm_conn *c, int ofst, int n, int exclusive, uintptr_t me)
 {
-    uint16_t mask = (uint16_t)(((1u << n) - 1u) << ofst);
+    uint32_t mask = SLOTS(ofst, n);
     for (walkit_shm_conn *o = c->node->conns; o; o = o->next) {
-        if (o == c || o->task != me) continue;
-        uint16_t held = exclusive ? (uint16_t)(o->shared_mask | o->excl_mask) : o->excl_mask;
+        if (o == c || MASK_LOAD(&o->task) != me) continue;
+        uint32_t held = MASK_LOAD(&o->excl_mask);
+        if (exclusive) held |= MASK_LOAD(&o->shared_mask);
         if (held & mask) return 1;
     }
     return 0;
 }
 
-/* Waits (node lock held on entry and on return) until a release wakes c or deadline_us passes.
- * Returns 1 if woken (or spuriously, which the caller's retry loop absorbs), 0 on timeout or
- * when waiting is impossible. */
-static int wait_for_release(walkit_shm_conn *c, int ofst, int n_slots, int exclusive,
-                            int forever, uint64_t deadline_us)
+/* Puts c on the node's waiter list for the request and publishes it (node lock held). */
+static void enqueue(walkit_shm_conn *c, int ofst, int n_slots, int exclusive)
 {
     walkit_shm_node *n = c->node;
-    int32_t ms = WALKIT_OS_FOREVER;
-    if (!forever) {
-        uint64_t now = walkit_os_monotonic_us();
-        if (now >= deadline_us) return 0;
-        ms = (int32_t)((deadline_us - now + 999u) / 1000u);
-    }
-    if (!c->wake && !(c->wake = walkit_os_sem_create())) return 0; /* no memory: don't block */
     c->want_ofst = (uint8_t)ofst;
     c->want_n = (uint8_t)n_slots;
     c->want_excl = (uint8_t)exclusive;
+    /* a wake left over from an earlier wait (given after c was served) is not for this one */
+    (void)walkit_os_sem_take(c->wake, WALKIT_OS_NO_WAIT);
+    c->starving = 0;
+    c->woken = 0;
     c->waiting = 1;
     c->next_waiter = NULL;
     walkit_shm_conn **tail = &n->waiters;
     while (*tail) tail = &(*tail)->next_waiter;
     *tail = c;
-    WALKIT_STAT_ADD(shm_lock_waits, 1);
-    walkit_mutex_leave(n->lock, "shm lock wait");
-    int rc = walkit_os_sem_take(c->wake, ms);
-    walkit_mutex_enter(n->lock, "shm lock wait");
-    if (c->waiting) { /* nobody woke us: leave the list */
-        walkit_shm_conn **pp = &n->waiters;
-        while (*pp != c) pp = &(*pp)->next_waiter;
-        *pp = c->next_waiter;
-        c->waiting = 0;
+    publish_waiters(n);
+}
+
+/* Takes c off the waiter list (node lock held). */
+static void dequeue(walkit_shm_conn *c)
+{
+    walkit_shm_node *n = c->node;
+    walkit_shm_conn **pp = &n->waiters;
+    while (*pp != c) pp = &(*pp)->next_waiter;
+    *pp = c->next_waiter;
+    c->next_waiter = NULL;
+    c->waiting = 0;
+    c->starving = 0;
+    publish_waiters(n);
+}
+
+/* The blocking path of walkit_shm_lock: spin, then queue and sleep until the request is
+ * granted, the deadline passes, or waiting is pointless.  Returns SQLITE_OK or SQLITE_BUSY;
+ * *futile is set when a conflicting holder is driven by the calling task. */
+static int lock_blocking(walkit_shm_conn *c, int ofst, int n_slots, int exclusive,
+                         int timeout_ms, uintptr_t me, int *futile)
+{
+    walkit_shm_node *n = c->node;
+    uint32_t wake = 0;
+    int rc = SQLITE_BUSY, woken = 0;
+    for (int i = 0; i < WALKIT_SHM_SPIN; i++) {
+        cpu_relax();
+        int now[WALKIT_SHM_NLOCK];
+        for (int k = ofst; k < ofst + n_slots; k++) now[k] = SLOT_LOAD(&n->slot[k]);
+        if (fits(now, ofst, n_slots, exclusive) &&
+            (rc = try_acquire(c, ofst, n_slots, exclusive, &wake)) == SQLITE_OK)
+            break;
     }
-    if (rc == WALKIT_OS_OK) return 1;
-    if (rc != WALKIT_OS_TIMEOUT) {
-        walkit_os_failed("shm lock wait", rc);
-        return 0;
+    uint64_t start = walkit_os_monotonic_us();
+    uint64_t deadline = timeout_ms > 0 ? start + (uint64_t)timeout_ms * 1000u : 0;
+    walkit_mutex_enter(n->lock, "shm lock");
+    if (rc != SQLITE_OK && own_task_conflicts(c, ofst, n_slots, exclusive, me)) {
+        *futile = 1; /* not even queued: waiting could not help */
+    } else if (rc != SQLITE_OK) {
+        if (!c->wake && !(c->wake = walkit_os_sem_create())) timeout_ms = 0; /* no memory */
+        enqueue(c, ofst, n_slots, exclusive);
+        WALKIT_STAT_ADD(shm_lock_waits, 1);
+        for (;;) {
+            /* After the publication: the retry that makes a concurrent release visible. */
+            if ((rc = try_acquire(c, ofst, n_slots, exclusive, &wake)) == SQLITE_OK) break;
+            if (own_task_conflicts(c, ofst, n_slots, exclusive, me)) {
+                *futile = 1;
+                break;
+            }
+            if (wake) {
+                wake_waiters(n);
+                wake = 0;
+            }
+            uint64_t now = walkit_os_monotonic_us();
+            if (timeout_ms == 0 || (timeout_ms > 0 && now >= deadline)) break;
+            if (!c->starving &&
+                (woken >= WALKIT_SHM_STARVE_WAKES || now - start >= WALKIT_SHM_STARVE_US)) {
+                c->starving = 1; /* from now on served before newcomers */
+                publish_waiters(n);
+                continue;
+            }
+            int32_t ms = timeout_ms < 0 ? WALKIT_OS_FOREVER
+                                        : (int32_t)((deadline - now + 999u) / 1000u);
+            if (!c->starving && timeout_ms > 0) {
+                /* wake up in time to become starving even if nobody releases */
+                int32_t bound = (int32_t)((WALKIT_SHM_STARVE_US + 999u) / 1000u);
+                if (ms > bound) ms = bound;
+            }
+            walkit_mutex_leave(n->lock, "shm lock wait");
+            int trc = walkit_os_sem_take(c->wake, ms);
+            walkit_mutex_enter(n->lock, "shm lock wait");
+            c->woken = 0; /* retrying now: the next release may wake it again */
+            if (trc == WALKIT_OS_OK) {
+                woken++;
+            } else if (trc != WALKIT_OS_TIMEOUT) {
+                walkit_os_failed("shm lock wait", trc);
+                break;
+            }
+        }
+        int was_starving = c->starving;
+        dequeue(c);
+        /* Leaving unserved after a wake (a wake meant for c may have passed over others), or
+         * leaving the starving state (requests it held back may proceed): let whoever can
+         * proceed now proceed. */
+        if (wake || was_starving || (rc != SQLITE_OK && woken)) wake_waiters(n);
+    } else if (wake) {
+        wake_waiters(n);
     }
-    return !forever && walkit_os_monotonic_us() < deadline_us; /* a wake raced the timeout */
+    walkit_mutex_leave(n->lock, "shm lock");
+    return rc;
 }
 
 int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_ms)
@@ -304,35 +496,25 @@ int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_
         return SQLITE_IOERR_SHMLOCK;
     }
     walkit_shm_node *node = c->node;
-    uint16_t mask = (uint16_t)(((1u << n) - 1u) << ofst);
+    uint32_t mask = SLOTS(ofst, n), wake = 0;
     uintptr_t me = walkit_os_task_id();
-    int rc = SQLITE_OK, waited = 0, futile = 0;
-    uint64_t deadline = 0;
-    walkit_mutex_enter(node->lock, "shm lock");
-    c->task = me;
+    int rc = SQLITE_OK, futile = 0;
+    if (MASK_LOAD(&c->task) != me) MASK_STORE(&c->task, me);
+    TSAN_SYNC(node);
     if (unlock) {
-        release_slots(c, mask);
-    } else {
-        if (timeout_ms > 0) deadline = walkit_os_monotonic_us() + (uint64_t)timeout_ms * 1000u;
-        while ((rc = try_acquire(c, ofst, n, exclusive)) == SQLITE_BUSY && timeout_ms != 0) {
-            /* A holder driven by this very task can only release after we return. */
-            if (own_task_conflicts(c, ofst, n, exclusive, me)) {
-                futile = 1;
-                break;
-            }
-            /* Woken, yet refused: pass the wake on before queueing again (see wake_waiters). */
-            if (waited && node->waiters) wake_waiters(node);
-            waited = 1;
-            if (!wait_for_release(c, ofst, n, exclusive, timeout_ms < 0, deadline)) {
-                rc = try_acquire(c, ofst, n, exclusive); /* a last look after the deadline */
-                break;
-            }
+        wake = release_slots(c, mask);
+    } else if ((rc = try_acquire(c, ofst, n, exclusive, &wake)) == SQLITE_BUSY) {
+        if (timeout_ms != 0) {
+            rc = lock_blocking(c, ofst, n, exclusive, timeout_ms, me, &futile);
+            wake = 0; /* handled there */
         }
-        /* Leaving without the lock after a wait: a wake meant for us may have passed over
-         * others, so let whoever can proceed now proceed. */
-        if (rc == SQLITE_BUSY && waited && node->waiters) wake_waiters(node);
     }
-    walkit_mutex_leave(node->lock, "shm lock");
+    if (wake) { /* slots became free that a waiter wants */
+        walkit_mutex_enter(node->lock, "shm lock");
+        wake_waiters(node);
+        walkit_mutex_leave(node->lock, "shm lock");
+    }
+    TSAN_SYNC(node);
     if (rc == SQLITE_BUSY) {
         WALKIT_STAT_ADD(shm_lock_busy, 1);
 #if defined(SQLITE_ENABLE_SETLK_TIMEOUT) && SQLITE_ENABLE_SETLK_TIMEOUT == 1
@@ -340,18 +522,19 @@ int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_
          * SQLITE_BUSY_TIMEOUT tells it the waiting is done: plain SQLITE_BUSY would make its
          * busy handler sleep and retry for the whole timeout, against a holder that is either
          * this very task (it cannot release meanwhile) or has already had the time. */
-        if (waited || futile) rc = SQLITE_BUSY_TIMEOUT;
+        if (timeout_ms != 0 || futile) rc = SQLITE_BUSY_TIMEOUT;
 #endif
     }
-    (void)waited, (void)futile;
+    (void)futile;
     return rc;
 }
 
+/* xShmBarrier: a full fence and nothing more.  SQLite orders its WAL-index accesses with it
+ * (a writer: hash entries, header copy 2, barrier, copy 1; a reader: copy 1, barrier, copy 2,
+ * then the entries): message passing through a fence on each side.  The lock slots order
+ * themselves (see "Memory ordering"), so no pass through a mutex is needed. */
 void walkit_shm_barrier(walkit_shm_conn *c)
 {
+    if (c) TSAN_SYNC(c->node);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (c) { /* and the mutex, as os_unix.c does, so a barrier also orders with lock calls */
-        walkit_mutex_enter(c->node->lock, "shm barrier");
-        walkit_mutex_leave(c->node->lock, "shm barrier");
-    }
 }

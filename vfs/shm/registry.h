@@ -7,13 +7,18 @@
  * an attachment records which slots it holds.  heap.c gives SQLite the node's regions directly;
  * a mode that keeps per-connection state of its own hangs it on the attachment (mode_data).
  *
- * Locks: walkit_shm_lock() checks and changes the slots atomically under the node's mutex.  A
- * request that conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout
- * (SQLITE_ENABLE_SETLK_TIMEOUT builds, through SQLITE_FCNTL_LOCK_TIMEOUT), waits for a release
- * on the connection's own semaphore and returns SQLITE_BUSY_TIMEOUT if the time runs out.  No
- * mutex is held while waiting.  It never waits for a holder driven by the calling task itself
- * (two connections used by one task, or every conflict on a single-task port): that holder
- * cannot release while its task waits, so such a conflict fails at once, whatever the timeout.
+ * Locks: each slot is an atomic counter (os_unix.c's aLock[] convention: n readers, or -1 for
+ * one writer), so taking and letting go of an uncontended slot, and the barrier, touch no
+ * mutex: readers in different threads do not serialise on anything.  A request that
+ * conflicts fails at once with SQLITE_BUSY, or, when the caller passes a timeout
+ * (SQLITE_ENABLE_SETLK_TIMEOUT builds, through SQLITE_FCNTL_LOCK_TIMEOUT), spins briefly and
+ * then waits for a release on the connection's own semaphore, returning SQLITE_BUSY_TIMEOUT if
+ * the time runs out.  A release wakes waiters without reserving the slot for them (a running
+ * caller may take it first); a waiter refused that way, or waiting long, becomes starving and
+ * is then served before new requests that conflict with it.  No mutex is held while waiting.
+ * It never waits for a holder driven by the calling task itself (two connections used by one
+ * task, or every conflict on a single-task port): that holder cannot release while its task
+ * waits, so such a conflict fails at once, whatever the timeout.
  */
 #ifndef WALKIT_SHM_REGISTRY_H
 #define WALKIT_SHM_REGISTRY_H
@@ -30,11 +35,15 @@ typedef struct walkit_shm_node walkit_shm_node;
 typedef struct walkit_shm_conn walkit_shm_conn;
 
 /* One connection's attachment to a node.
- *   node: set at attach, immutable.
- *   next, shared_mask, excl_mask, task, waiting, next_waiter, want_*: guarded by node's mutex.
+ *   node: set at attach, immutable.  next: guarded by node's mutex.
+ *   shared_mask, excl_mask, task: written only by the task driving the connection (SQLite
+ *     serialises the calls on one connection), read by others with relaxed atomic loads (the
+ *     same-task rule, which reads them exactly for connections of its own task).
  *   task: walkit_os_task_id() of the task that made the connection's latest xShmLock call, i.e.
- *     the task driving the connection (SQLite serialises the calls on one connection).  It is
- *     what tells a holder the caller could never wait for (see walkit_shm_lock).
+ *     the task driving the connection.  It is what tells a holder the caller could never wait
+ *     for (see walkit_shm_lock).
+ *   waiting, starving, woken, next_waiter, want_*: written under node's mutex, waiting and
+ *     starving only by the owner (which may read them without it).
  *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
  *     releasers under node's mutex.
  *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
@@ -45,6 +54,8 @@ struct walkit_shm_conn {
     uint16_t excl_mask;        /* slot i held EXCLUSIVE by this connection: bit i */
     uintptr_t task;            /* the task driving this connection (0 before its first lock) */
     int waiting;               /* on node's waiter list (FIFO) */
+    int starving;              /* waited past the starvation bound: served before newcomers */
+    int woken;                 /* its semaphore was given and it has not retried since */
     walkit_shm_conn *next_waiter;
     uint8_t want_ofst, want_n, want_excl; /* the request it waits for */
     walkit_os_sem *wake;
@@ -78,7 +89,7 @@ int walkit_shm_region(walkit_shm_conn *c, int region, int size, int extend, void
  * SQLITE_IOERR_SHMLOCK for a malformed request. */
 int walkit_shm_lock(walkit_shm_conn *c, int ofst, int n, int flags, int timeout_ms);
 
-/* A full memory barrier, plus a pass through the node's mutex. */
+/* A full memory barrier (and nothing else: the slots order themselves). */
 void walkit_shm_barrier(walkit_shm_conn *c);
 
 #endif /* WALKIT_SHM_REGISTRY_H */

@@ -13,26 +13,38 @@
  * not SEQUENTIAL (writes to different files are not committed in order without a sync) and not
  * ATOMIC (SQLite must still journal).  The sector size reported is the flash's program size.
  *
- * Free-space reserve: copy-on-write needs free blocks to undo, too.  A write into the middle of
- * a littlefs file rewrites the file from there to its end into new blocks, and until the next
- * sync the committed version, the previous uncommitted version (the source of that copy) and
- * the new one all hold blocks.  Rolling a hot journal back (page 1 and others, out of order)
- * or checkpointing into a database therefore needs up to two spare copies of that file, and
- * deleting the journal or committing needs metadata blocks.  On a full filesystem none of that
- * fits: the rollback fails, and the database is unreadable (every open must roll back first).
- * So a write or truncate that would give a file more blocks is refused (WALKIT_ST_NOSPC, i.e.
- * SQLITE_FULL, a clean statement failure) unless, after it, at least
- *     WALKIT_LFS_RESERVE_BLOCKS + WALKIT_LFS_RESERVE_COPIES x (blocks of the largest open
- *     database, i.e. file opened WALKIT_ST_DATABASE)
- * blocks stay free.  Writes that do not grow a file (rollback, checkpoint, rewrites) may use
- * the reserve; that is what it is for.  Defaults: 4 blocks (a metadata pair relocating, and
- * the copy of a file's last block that an append after a sync makes, for the journal and the
- * database) and 2 copies (the source and the destination of the copy above).  Journals and
- * WALs are not counted: they are appended, and a failed rewrite of one (a WAL reused from its
- * start) fails its transaction cleanly, with the committed version intact.  The price: a
- * database can grow to about a third of the free space.  Free space is measured with
- * lfs_fs_traverse() (a walk of the filesystem's metadata and block lists), only when a write
- * reaches into a new block.
+ * Space policy (the arithmetic and its reasons are in docs/vfs.md, "littlefs space policy").
+ * Copy-on-write needs free blocks to undo and to shrink, too: a write into the middle of a
+ * littlefs file starts a new version of the file from there to its end, and the committed
+ * version keeps its blocks until the next sync.  Two rules keep every space-freeing step
+ * possible on a full filesystem:
+ *  1. One uncommitted version per file.  littlefs copies a file's tail at every seek after a
+ *     write; if the version it copies from is itself uncommitted, the committed version, that
+ *     source and the copy all hold blocks (three versions).  So before a write that would start
+ *     a second uncommitted version (not at the current write position while writing, or into
+ *     an uncommitted file below its end), the file is committed first.  SQLite never relies on
+ *     a set of writes to one file between two syncs being atomic (the journal or WAL protects
+ *     every database write; a WAL or journal is valid in any prefix), so an extra commit is
+ *     safe.  Rewriting a file of D blocks then needs at most D spare blocks.
+ *  2. A reserve of
+ *         WALKIT_LFS_RESERVE_BLOCKS + WALKIT_LFS_RESERVE_COPIES x D'
+ *     free blocks, D' the blocks of the largest open database as it will be once its WAL is
+ *     checkpointed, spent in tiers.  A write that gives a file a new block is refused
+ *     (WALKIT_ST_NOSPC: the VFS's SQLITE_FULL, a clean statement failure) unless afterwards
+ *       - growth (a WAL transaction that extends the database, a database growing without
+ *         a WAL): the whole reserve stays free;
+ *       - rewrites (WAL frames of existing pages, journals, other files): the metadata blocks
+ *         and one copy of D' (WALKIT_LFS_RESERVE_COPIES - 1 copies may be spent: a delete,
+ *         DROP TABLE or VACUUM is written to the WAL or journal from here);
+ *       - a checkpoint (a database growing while its WAL is open): the metadata blocks.
+ *     Writes that take no new block are never refused, except the commit frame of a growing
+ *     WAL transaction (see wlfs_wal_frame).  D' comes from the VFS describing each WAL frame
+ *     (wal_frame); for a WAL found on open, whose frames nobody described, D' is the
+ *     database's blocks plus the WAL's (every frame a new page) until the WAL restarts.
+ * A WAL written at offset 0 restarts (storage.h, WALKIT_ST_WAL): it is truncated and committed
+ * first, which frees the old frames' blocks at once and keeps littlefs from copying them behind
+ * the new header.  Free space is measured with
+ * lfs_fs_traverse() (distinct blocks), only when a write reaches into a new block.
  */
 #include <string.h>
 
@@ -46,15 +58,31 @@
 #ifndef WALKIT_LFS_RESERVE_COPIES
 #define WALKIT_LFS_RESERVE_COPIES 2
 #endif
+#if WALKIT_LFS_RESERVE_COPIES < 1
+#error "WALKIT_LFS_RESERVE_COPIES: at least the one copy a checkpoint or rollback rewrites into"
+#endif
 
-/* One path open through the backend: the one lfs_file_t that its nopen walkit handles share.
- * path is NULL once the name was removed (the node lives on until the last handle closes).
- * database: some handle was opened WALKIT_ST_DATABASE.  All fields guarded by wlfs_fs.lock. */
+/* One open littlefs file.  path is NULL once the name was removed (the handle lives on until
+ * the last walkit handle closes).  database: some handle was opened WALKIT_ST_DATABASE; wal:
+ * opened WALKIT_ST_WAL.  For a WAL (from the frames the VFS describes, wal_frame): commit_end
+ * is the offset just past its last commit frame (0: none since it restarted), commit_bytes
+ * the database size that commit gave, txn_bytes the largest size a frame of the transaction
+ * being written needs, txn_grows that one of them needs the database to grow beyond what is
+ * committed; pending_end/pending_bytes the commit frame being written (it counts once its
+ * last byte is written: a transaction refused in its commit frame committed nothing);
+ * check_commit that the next write is the header of a growing transaction's commit frame;
+ * wal_unknown that the WAL held frames when opened (what they need is unknown).
+ * All fields guarded by wlfs_fs.lock. */
 typedef struct wlfs_node {
     struct wlfs_node *next;
     char *path;
     int nopen;
     int database;
+    int wal;
+    int wal_unknown;
+    int txn_grows;
+    int check_commit;
+    uint64_t commit_end, commit_bytes, txn_bytes, pending_end, pending_bytes;
     lfs_file_t file;
 } wlfs_node;
 
@@ -128,6 +156,8 @@ static int wlfs_open(void *ctx, const char *path, unsigned flags, walkit_storage
         if (rc == WALKIT_ST_OK) {
             sh->next = fs->open;
             fs->open = sh;
+            sh->wal = (flags & WALKIT_ST_WAL) != 0;
+            sh->wal_unknown = sh->wal && lfs_file_size(fs->lfs, &sh->file) > 0;
         } else if (sh) {
             walkit_free(sh->path);
             walkit_free(sh);
@@ -193,8 +223,9 @@ static int wlfs_read(void *ctx, walkit_storage_file *f, uint64_t off, void *buf,
 
 /* Distinct blocks in use, from lfs_fs_traverse() (committed files, metadata, and the open
  * files' uncommitted blocks).  lfs_fs_size() counts a block once per reference, and an open
- * file's uncommitted version shares its unchanged prefix with the committed one, so it would
- * count a file being appended to twice. */
+ * file's uncommitted version shares its unchanged prefix with the committed one, so it counts
+ * a file being appended to twice (a WAL not synced since its last commit: more blocks in use
+ * than the filesystem has). */
 typedef struct used_map {
     uint8_t *bits;
     lfs_size_t count, nblocks;
@@ -212,16 +243,24 @@ static int mark_used(void *p, lfs_block_t b)
     return 0;
 }
 
-/* Blocks in use, or a negative LFS_ERR_*.  Without memory for the map, lfs_fs_size()'s
- * overcount (a refusal too early is safe, one too late is not). */
-static lfs_ssize_t used_blocks(wlfs_fs *fs)
+/* Distinct blocks in use, or a negative LFS_ERR_* (LFS_ERR_NOMEM without memory for the map;
+ * block_count / 8 bytes). */
+static lfs_ssize_t distinct_used(lfs_t *lfs)
 {
-    used_map m = { NULL, 0, fs->lfs->block_count };
+    used_map m = { NULL, 0, lfs->block_count };
     m.bits = walkit_alloc_zero((m.nblocks + 7) / 8);
-    if (!m.bits) return lfs_fs_size(fs->lfs);
-    int err = lfs_fs_traverse(fs->lfs, mark_used, &m);
+    if (!m.bits) return LFS_ERR_NOMEM;
+    int err = lfs_fs_traverse(lfs, mark_used, &m);
     walkit_free(m.bits);
     return err < 0 ? (lfs_ssize_t)err : (lfs_ssize_t)m.count;
+}
+
+/* Blocks in use for the reserve, or a negative LFS_ERR_*.  Without memory for the map,
+ * lfs_fs_size()'s overcount (a refusal too early is safe, one too late is not). */
+static lfs_ssize_t used_blocks(wlfs_fs *fs)
+{
+    lfs_ssize_t n = distinct_used(fs->lfs);
+    return n == LFS_ERR_NOMEM ? lfs_fs_size(fs->lfs) : n;
 }
 
 static uint64_t blocks_of(const wlfs_fs *fs, uint64_t bytes)
@@ -230,47 +269,133 @@ static uint64_t blocks_of(const wlfs_fs *fs, uint64_t bytes)
     return (bytes + bs - 1) / bs;
 }
 
-/* Whether sh's file may become `end` bytes long without eating into the free-space reserve
- * (see the top of this file; lock held): WALKIT_ST_OK, WALKIT_ST_NOSPC, or the error that
- * stopped the measurement.  Growth within the file's last block takes no new block beyond
- * the reserve's own and is not measured. */
-static int reserve_allows(wlfs_fs *fs, wlfs_node *sh, uint64_t end)
+static uint64_t size_of(wlfs_fs *fs, wlfs_node *sh)
+{
+    lfs_soff_t s = lfs_file_size(fs->lfs, &sh->file);
+    return s > 0 ? (uint64_t)s : 0;
+}
+
+/* The WAL of database db (its path with "-wal", storage.h), if open; or the database of WAL
+ * wal.  Lock held. */
+static wlfs_node *db_of(wlfs_fs *fs, const wlfs_node *wal);
+static wlfs_node *wal_of(wlfs_fs *fs, const wlfs_node *db)
+{
+    if (!db->path) return NULL;
+    size_t n = strlen(db->path);
+    for (wlfs_node *o = fs->open; o; o = o->next)
+        if (o->wal && o->path && strncmp(o->path, db->path, n) == 0 && strcmp(o->path + n, "-wal") == 0)
+            return o;
+    return NULL;
+}
+
+static wlfs_node *db_of(wlfs_fs *fs, const wlfs_node *wal)
+{
+    for (wlfs_node *o = fs->open; o; o = o->next)
+        if (o->database && wal_of(fs, o) == wal) return o;
+    return NULL;
+}
+
+/* D' of database db (blocks once its WAL is checkpointed), its file taken as `bytes` long.
+ * Lock held. */
+static uint64_t db_future_blocks(wlfs_fs *fs, wlfs_node *db, uint64_t bytes)
+{
+    uint64_t d = blocks_of(fs, bytes);
+    wlfs_node *w = wal_of(fs, db);
+    if (!w) return d;
+    if (w->wal_unknown) return d + blocks_of(fs, size_of(fs, w));
+    uint64_t c = blocks_of(fs, w->commit_bytes), t = blocks_of(fs, w->txn_bytes);
+    if (c > d) d = c;
+    return t > d ? t : d;
+}
+
+/* Whether sh's file may become `end` bytes long under the space policy (top of this file;
+ * lock held): WALKIT_ST_OK, WALKIT_ST_NOSPC, or the error that stopped the measurement.
+ * Growth within the file's last block takes no new block beyond the reserve's own and is not
+ * measured, unless `force` (the commit frame of a growing transaction). */
+static int reserve_allows(wlfs_fs *fs, wlfs_node *sh, uint64_t end, int force)
 {
     lfs_soff_t size = lfs_file_size(fs->lfs, &sh->file);
     if (size < 0) return wlfs_rc((int)size);
     uint64_t have = blocks_of(fs, (uint64_t)size), want = blocks_of(fs, end);
-    if (want <= have) return WALKIT_ST_OK;
-    uint64_t largest = sh->database ? want : 0;
+    if (want < have) want = have;
+    if (want == have && !force) return WALKIT_ST_OK;
+    uint64_t largest = 0;
     for (wlfs_node *o = fs->open; o; o = o->next) {
-        if (!o->database || o == sh) continue;
-        lfs_soff_t s = lfs_file_size(fs->lfs, &o->file);
-        if (s > 0 && blocks_of(fs, (uint64_t)s) > largest) largest = blocks_of(fs, (uint64_t)s);
+        if (!o->database) continue;
+        uint64_t d = db_future_blocks(fs, o, o == sh ? end : size_of(fs, o));
+        if (d > largest) largest = d;
     }
+    uint64_t copies; /* of `largest` that must stay free */
+    if (sh->database) copies = wal_of(fs, sh) ? 0 : WALKIT_LFS_RESERVE_COPIES;
+    else if (sh->wal && sh->txn_grows) copies = WALKIT_LFS_RESERVE_COPIES;
+    else copies = 1;
     lfs_ssize_t used = used_blocks(fs);
     if (used < 0) return wlfs_rc((int)used);
-    uint64_t total = fs->lfs->block_count, reserve =
-        (uint64_t)WALKIT_LFS_RESERVE_BLOCKS + (uint64_t)WALKIT_LFS_RESERVE_COPIES * largest;
+    uint64_t total = fs->lfs->block_count;
+    uint64_t reserve = (uint64_t)WALKIT_LFS_RESERVE_BLOCKS + copies * largest;
     uint64_t free_blocks = total > (uint64_t)used ? total - (uint64_t)used : 0;
-    return free_blocks >= (want - have) + reserve ? WALKIT_ST_OK : WALKIT_ST_NOSPC;
+    if (free_blocks >= (want - have) + reserve) return WALKIT_ST_OK;
+    walkit_full("littlefs: %s refused %lu more blocks: %lu free, %lu kept "
+                "(%lu + %lu x %lu blocks of the largest database)", sh->path ? sh->path : "?",
+                (unsigned long)(want - have), (unsigned long)free_blocks, (unsigned long)reserve,
+                (unsigned long)WALKIT_LFS_RESERVE_BLOCKS, (unsigned long)copies,
+                (unsigned long)largest);
+    return WALKIT_ST_NOSPC;
+}
+
+/* Rule 1 of the space policy (top of this file): commits sh's file when writing `off` would
+ * start a second uncommitted version.  Lock held. */
+static int one_version(wlfs_fs *fs, wlfs_node *sh, uint64_t off)
+{
+    uint32_t fl = sh->file.flags;
+    int writing = (fl & LFS_F_WRITING) != 0, dirty = (fl & LFS_F_DIRTY) != 0;
+    if ((writing && off != sh->file.pos) || (!writing && dirty && off < size_of(fs, sh)))
+        return wlfs_rc(lfs_file_sync(fs->lfs, &sh->file));
+    return WALKIT_ST_OK;
+}
+
+/* A WAL written at offset 0 restarts: nothing in it is needed any more (storage.h), so it is
+ * cut to nothing and committed at once, which frees the old frames' blocks (left uncommitted,
+ * the committed version would hold them until the WAL's next sync, a checkpoint away).  Also
+ * for a WAL truncated to 0 (checkpoint TRUNCATE).  Lock held. */
+static int wal_restart(wlfs_fs *fs, wlfs_node *sh)
+{
+    sh->commit_end = sh->commit_bytes = sh->txn_bytes = sh->pending_end = 0;
+    sh->wal_unknown = 0;
+    sh->txn_grows = 0; /* the header is no page */
+    int rc = WALKIT_ST_OK;
+    if (size_of(fs, sh) != 0) rc = wlfs_rc(lfs_file_truncate(fs->lfs, &sh->file, 0));
+    if (rc == WALKIT_ST_OK) rc = wlfs_rc(lfs_file_sync(fs->lfs, &sh->file));
+    return rc;
 }
 
 static int wlfs_write(void *ctx, walkit_storage_file *f, uint64_t off, const void *buf, size_t n)
 {
     wlfs_fs *fs = ctx;
+    wlfs_node *sh = f->sh;
     int rc;
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (off + n > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
     walkit_mutex_enter(fs->lock, "littlefs write");
-    rc = reserve_allows(fs, f->sh, off + n);
+    rc = one_version(fs, sh, off);
+    if (rc == WALKIT_ST_OK && sh->wal && off == 0) rc = wal_restart(fs, sh);
+    int force = sh->check_commit && off + n < sh->pending_end; /* its header */
+    sh->check_commit = 0;
+    if (rc == WALKIT_ST_OK) rc = reserve_allows(fs, sh, off + n, force);
     lfs_soff_t pos = 0;
     if (rc == WALKIT_ST_OK) {
-        pos = lfs_file_seek(fs->lfs, &f->sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
+        pos = lfs_file_seek(fs->lfs, &sh->file, (lfs_soff_t)off, LFS_SEEK_SET);
         rc = wlfs_rc((int)pos);
     }
     if (rc == WALKIT_ST_OK) {
-        lfs_ssize_t w = lfs_file_write(fs->lfs, &f->sh->file, buf, (lfs_size_t)n);
+        lfs_ssize_t w = lfs_file_write(fs->lfs, &sh->file, buf, (lfs_size_t)n);
         rc = wlfs_rc((int)w);
         if (rc == WALKIT_ST_OK && (size_t)w != n) rc = WALKIT_ST_NOSPC;
+    }
+    if (rc == WALKIT_ST_OK && sh->pending_end && off + n == sh->pending_end) {
+        sh->commit_end = sh->pending_end;
+        sh->commit_bytes = sh->pending_bytes;
+        sh->pending_end = 0;
     }
     walkit_mutex_leave(fs->lock, "littlefs write");
     return rc;
@@ -282,10 +407,48 @@ static int wlfs_truncate(void *ctx, walkit_storage_file *f, uint64_t size)
     if (f->readonly) return WALKIT_ST_ACCESS;
     if (size > (uint64_t)LFS_FILE_MAX) return WALKIT_ST_NOSPC;
     walkit_mutex_enter(fs->lock, "littlefs truncate");
-    int rc = reserve_allows(fs, f->sh, size);
-    if (rc == WALKIT_ST_OK) rc = wlfs_rc(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
+    int rc;
+    if (f->sh->wal && size == 0) {
+        rc = wal_restart(fs, f->sh);
+    } else {
+        rc = reserve_allows(fs, f->sh, size, 0);
+        if (rc == WALKIT_ST_OK) rc = wlfs_rc(lfs_file_truncate(fs->lfs, &f->sh->file, (lfs_off_t)size));
+    }
     walkit_mutex_leave(fs->lock, "littlefs truncate");
     return rc;
+}
+
+/* The VFS describes each WAL frame before writing it (storage.h).  A transaction is growth
+ * once one of its frames needs the database beyond what is committed: its later writes must
+ * leave the whole reserve free, and its commit frame is refused unless the whole reserve is
+ * free (its frames come in page order, and a transaction that grows the database may write
+ * most of its frames for pages it already has, so only the commit frame's database size is
+ * sure to tell).  A transaction starts at the end of the last commit (also when one that
+ * failed is written over from there). */
+static void wlfs_wal_frame(void *ctx, walkit_storage_file *f, uint64_t off, uint64_t end,
+                           uint64_t db_bytes, int commit)
+{
+    wlfs_fs *fs = ctx;
+    wlfs_node *sh = f->sh;
+    walkit_mutex_enter(fs->lock, "littlefs wal frame");
+    if (sh->wal) {
+        if (off <= sh->commit_end) {
+            sh->txn_grows = 0;
+            sh->txn_bytes = 0;
+        }
+        wlfs_node *db = db_of(fs, sh);
+        /* In bytes: a page past the end is growth even inside the database's last block
+         * (many small transactions would otherwise grow it a block at a time unseen). */
+        uint64_t committed = db ? size_of(fs, db) : 0;
+        if (sh->wal_unknown) committed += size_of(fs, sh);
+        if (sh->commit_bytes > committed) committed = sh->commit_bytes;
+        if (db_bytes > committed) sh->txn_grows = 1;
+        if (db_bytes > sh->txn_bytes) sh->txn_bytes = db_bytes;
+        sh->pending_end = commit ? end : 0;
+        sh->pending_bytes = db_bytes;
+        sh->check_commit = commit && sh->txn_grows;
+    }
+    walkit_mutex_leave(fs->lock, "littlefs wal frame");
 }
 
 static int wlfs_sync(void *ctx, walkit_storage_file *f, int data_only)
@@ -393,7 +556,24 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
     fs->st.remove = wlfs_remove;
     fs->st.exists = wlfs_exists;
     fs->st.destroy = wlfs_destroy;
+    fs->st.wal_frame = wlfs_wal_frame;
     fs->st.sector_size = lfs->cfg->prog_size;
     fs->st.caps = WALKIT_ST_CAP_POWERSAFE_OVERWRITE | WALKIT_ST_CAP_SAFE_APPEND;
     return &fs->st;
+}
+
+long walkit_littlefs_blocks_used(struct lfs *lfs)
+{
+    if (!lfs || !lfs->cfg) return LFS_ERR_INVAL;
+    walkit_os_mutex *global = walkit_global_lock();
+    wlfs_fs *fs = NULL;
+    if (global) {
+        walkit_mutex_enter(global, "littlefs usage");
+        for (fs = backends; fs && fs->lfs != lfs; fs = fs->next) {}
+        walkit_mutex_leave(global, "littlefs usage");
+    }
+    if (fs) walkit_mutex_enter(fs->lock, "littlefs usage");
+    lfs_ssize_t n = distinct_used(lfs);
+    if (fs) walkit_mutex_leave(fs->lock, "littlefs usage");
+    return (long)n;
 }

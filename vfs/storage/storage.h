@@ -45,6 +45,10 @@
 #define WALKIT_ST_DATABASE 8u /* a database: rewritten in place (rollback, checkpoint), where
                                  journals and WALs are mostly appended.  A hint: a
                                  copy-on-write backend keeps room to rewrite it (littlefs.c). */
+#define WALKIT_ST_WAL 16u     /* the write-ahead log of the database named by this path
+                                 without its "-wal" suffix: appended; written at offset 0 only
+                                 when it restarts, after which nothing past the bytes written
+                                 since is needed (a backend may drop the old content). */
 
 /* What a medium guarantees when power is lost (the `caps` field): a backend sets the bits that
  * hold, and the VFS reports each as its SQLITE_IOCAP_* namesake (xDeviceCharacteristics). */
@@ -79,6 +83,12 @@ struct walkit_storage {
     int (*exists)(void *ctx, const char *path);
     /* Frees the backend (walkit_storage_destroy()); the caller guarantees no file is open. */
     void (*destroy)(void *ctx);
+    /* Optional (NULL: not needed).  For a file opened WALKIT_ST_WAL, called before each frame
+     * is written at [off, end): checkpointing it needs the database to be db_bytes long (the
+     * end of its page; for a commit frame, commit != 0, the database's size after it).  A
+     * copy-on-write backend tells growth from rewrites with it (littlefs.c). */
+    void (*wal_frame)(void *ctx, walkit_storage_file *f, uint64_t off, uint64_t end,
+                      uint64_t db_bytes, int commit);
 
     /* Honest properties of the medium, reported to SQLite as they are. */
     uint32_t sector_size; /* xSectorSize: the unit a power loss can tear */

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def register(sub) -> None:
+    from .shm import SECONDS, STRESS_TXNS, THREADS, STRESS_WRITERS
+
     p = sub.add_parser("bench", help="benchmarks (ratios side by side, instruction counts)")
     bsub = p.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    s = bsub.add_parser("shm", help="stock unix VFS vs walkit VFS: writers+readers, readers, bulk load")
-    s.add_argument("--rounds", type=int, default=3)
-    s.add_argument("--scale", type=float, default=1.0, help="multiply the amount of work")
-    s.add_argument("--no-callgrind", action="store_true")
+    s = bsub.add_parser(
+        "shm", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="stock unix VFS vs walkit VFS: thread scaling, blocking vs non-blocking locks, "
+             "instructions per operation",
+        description=(
+            "Stock unix VFS vs walkit VFS, one SQLite amalgamation built twice.\n"
+            f"1. thread scaling: point reads and short writes at {', '.join(map(str, THREADS))} "
+            "threads, a bulk load;\n   ops/s min/median/max of the rounds, ratio walkit/stock, "
+            "walkit commit latency p50/p99/max\n"
+            f"2. stress driver with {', '.join(map(str, STRESS_WRITERS))} writers: blocking vs "
+            "non-blocking WAL-index locks,\n   commits/s and commit latency p50/p99/max\n"
+            "3. callgrind instructions per operation (read, bulk, write)\n"
+            "The load average is printed beside every figure; take figures for the record on "
+            "an idle machine."))
+    s.add_argument("--rounds", type=int, default=3,
+                   help="alternating stock/walkit (or blocking/non-blocking) runs per point; "
+                        "the spread min/median/max is over these (default: 3)")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help=f"multiply the amount of work: {SECONDS:g} s per thread-scaling point "
+                        f"and round, {STRESS_TXNS} transfers per stress writer and the callgrind "
+                        "sizes are at scale 1; below 1 the points are shorter than a second, "
+                        "too short for a convoy to show (default: 1.0)")
+    s.add_argument("--no-stress", action="store_true", help="skip the blocking/non-blocking section")
+    s.add_argument("--no-callgrind", action="store_true", help="skip the callgrind section")
     s.set_defaults(func=_shm)
 
 
 def _shm(args) -> int:
     from .shm import run
 
-    print(run(rounds=args.rounds, scale=args.scale, callgrind=not args.no_callgrind))
+    run(rounds=args.rounds, scale=args.scale, callgrind=not args.no_callgrind,
+        stress=not args.no_stress)
     return 0

@@ -3,34 +3,48 @@
 Both builds use the same pinned sqlite3.c and the same ``walkit_sqlite_config.h``; the stock one
 sets ``SQLITE_OS_OTHER=0`` so SQLite's own unix VFS is used (WAL-index in an mmap'd ``-shm``
 file, fcntl locks), the walkit one links ``vfs/`` (heap WAL-index, OS-layer locks, host files).
-Workloads (shm_bench.c): (a) short write transactions from 4 connections in 4 threads with 2
-reader threads, (b) point queries from 4 connections, (c) a single-connection bulk load.
-Throughput is wall clock, alternated stock/walkit ``--rounds`` times, median reported; the ratio
-is walkit/stock (above 1: walkit faster).  Instructions per operation come from callgrind on
-one thread with two amounts of work, subtracting so that set-up cost cancels.
+
+What it prints, each figure with the machine's load average beside it:
+
+1. Thread scaling (shm_bench.c): point queries from 1, 2, 4, 8 connections in as many threads;
+   short write transactions from 1, 2, 4, 8 writer threads plus half as many reader threads; a
+   single-connection bulk load.  Each point runs for ``seconds`` (1 s at ``--scale 1``: long
+   enough for a lock convoy to form), alternating stock and walkit ``--rounds`` times; the
+   table gives min/median/max ops/s of the rounds and the ratio of the medians walkit/stock
+   (above 1: walkit faster) with the range of the per-round ratios.  Write rows add walkit's
+   commit latency p50/p99/max.
+2. Blocking against non-blocking WAL-index locks: the stress driver (tests/scenarios/stress.c) with 2,
+   4, 8 writers, 2 invariant readers and a checkpointer every 5 ms, built with and without
+   ``SQLITE_ENABLE_SETLK_TIMEOUT``, alternated in the same run: commits/s and commit latency
+   p50/p99/max.
+3. Instructions per operation from callgrind (deterministic, unlike wall clock) on one thread
+   with two amounts of work, subtracting so that set-up cost cancels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .. import WalkitError
 from ..bootstrap import sqlite_source
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = {  # name: (threads, ops per thread) for the throughput runs
-    "write": (4, 500),
-    "read": (4, 20000),
-    "bulk": (1, 50000),
-}
+THREADS = (1, 2, 4, 8)           # thread-scaling points for reads and writes
+SECONDS = 1.0                    # per point and round at --scale 1
+STRESS_WRITERS = (2, 4, 8)
+STRESS_TXNS = 2000               # per writer at --scale 1
+STRESS_READERS, STRESS_CKPT_MS = 2, 5
+CALLGRIND_N = {"write": 200, "read": 2000, "bulk": 5000}  # at --scale 1
 
-
-BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread")
+BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread", "-flto")
 
 
 def _binaries() -> dict[str, Path]:
@@ -43,7 +57,8 @@ def _binaries() -> dict[str, Path]:
                            flags=BENCH_FLAGS + ("-DBENCH_WALKIT",))
     stock_flags = BENCH_FLAGS + ("-DSQLITE_OS_OTHER=0",)
     sqlite_o = sqlite_object(stock_flags)
-    stock = sqlite_o.parent / "shm_bench_stock"
+    src_hash = hashlib.sha256((HERE / "shm_bench.c").read_bytes()).hexdigest()[:16]
+    stock = sqlite_o.parent / f"shm_bench_stock-{src_hash}"  # rebuilt when the source changes
     if not stock.exists():
         tmp = stock.with_suffix(".tmp")
         run_cc([CC, *common_flags(), *stock_flags, str(HERE / "shm_bench.c"), str(sqlite_o),
@@ -52,10 +67,13 @@ def _binaries() -> dict[str, Path]:
     return {"stock": stock, "walkit": walkit}
 
 
-def _run(exe: Path, workload: str, threads: int, ops: int, prefix: list[str] | None = None) -> dict:
+def _run(exe: Path, workload: str, threads: int, ops: int, seconds: float = 0.0,
+         prefix: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="walkit-bench-") as d:
-        r = subprocess.run([*(prefix or []), str(exe), d, workload, str(threads), str(ops)],
-                           capture_output=True, text=True, timeout=1800)
+        args = [*(prefix or []), str(exe), d, workload, str(threads), str(ops)]
+        if seconds > 0:
+            args.append(f"{seconds:.3f}")
+        r = subprocess.run(args, capture_output=True, text=True, timeout=1800)
         if r.returncode != 0:
             raise WalkitError(f"{exe.name} {workload} failed: {r.stderr.strip()[-500:]}")
         lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
@@ -67,7 +85,8 @@ def _run(exe: Path, workload: str, threads: int, ops: int, prefix: list[str] | N
 def _callgrind_instructions(exe: Path, workload: str, ops: int) -> int:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "cg.out"
-        res = _run(exe, workload, 1, ops, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+        res = _run(exe, workload, 1, ops, prefix=["valgrind", "--tool=callgrind",
+                                                   f"--callgrind-out-file={out}"])
         for line in res["stderr"].splitlines():
             if "Collected :" in line:
                 return int(line.split(":")[-1].strip().replace(",", ""))
@@ -78,33 +97,105 @@ def _callgrind_instructions(exe: Path, workload: str, ops: int) -> int:
     raise WalkitError("callgrind gave no instruction count")
 
 
-def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True) -> str:
-    bins = _binaries()
-    print(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}", flush=True)
-    lines = ["walkit bench shm: stock unix VFS vs walkit VFS, same SQLite "
-             f"{sqlite_source().version}, same options; median of {rounds} alternating rounds",
-             f"{'workload':<10}{'threads':>8}{'ops':>9}{'stock ops/s':>14}{'walkit ops/s':>14}{'walkit/stock':>14}"]
-    for wl, (threads, ops) in WORKLOADS.items():
-        ops = max(1, int(ops * scale))
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):>10.0f} {statistics.median(values):>10.0f} {max(values):>10.0f}"
+
+
+def _scaling(bins: dict[str, Path], rounds: int, seconds: float, say: Callable[[str], None]) -> None:
+    say(f"1. thread scaling: ops/s min/median/max of {rounds} alternating rounds of "
+        f"{seconds:g} s per point; ratio = median walkit / median stock [range of per-round ratios]")
+    say(f"{'workload':<7}{'thr':>4} {'stock min':>10} {'median':>10} {'max':>10}  "
+        f"{'walkit min':>10} {'median':>10} {'max':>10} {'ratio':>6} {'[range]':>13}  "
+        f"{'walkit commit p50/p99/max us':>29}  load 1/5/15")
+    points = [("read", t) for t in THREADS] + [("write", t) for t in THREADS] + [("bulk", 1)]
+    for wl, threads in points:
         rates: dict[str, list[float]] = {"stock": [], "walkit": []}
+        lat: list[dict] = []
         for _ in range(rounds):
             for name in ("stock", "walkit"):
-                r = _run(bins[name], wl, threads, ops)
+                r = _run(bins[name], wl, threads, 1, seconds)
                 rates[name].append(r["ops"] / r["seconds"])
-        s, w = statistics.median(rates["stock"]), statistics.median(rates["walkit"])
-        total = ops * (1 if wl == "bulk" else threads)
-        lines.append(f"{wl:<10}{threads:>8}{total:>9}{s:>14.0f}{w:>14.0f}{w / s:>14.2f}")
-    if callgrind and shutil.which("valgrind"):
-        lines.append("instructions per operation (callgrind, 1 thread, (Ir(2N) - Ir(N)) / N):")
-        lines.append(f"{'workload':<10}{'N':>9}{'stock':>14}{'walkit':>14}{'walkit/stock':>14}")
-        for wl, n in (("write", 200), ("read", 2000), ("bulk", 5000)):
-            n = max(10, int(n * scale))
-            per = {}
-            for name in ("stock", "walkit"):
-                per[name] = (_callgrind_instructions(bins[name], wl, 2 * n)
-                             - _callgrind_instructions(bins[name], wl, n)) / n
-            lines.append(f"{wl:<10}{n:>9}{per['stock']:>14.0f}{per['walkit']:>14.0f}"
-                         f"{per['walkit'] / per['stock']:>14.2f}")
-    elif callgrind:
-        lines.append("callgrind: valgrind not installed (apt-get install -y valgrind)")
-    return "\n".join(lines)
+                if name == "walkit":
+                    lat.append(r)
+        ratios = [w / s for w, s in zip(rates["walkit"], rates["stock"])]
+        ratio = statistics.median(rates["walkit"]) / statistics.median(rates["stock"])
+        latency = ""
+        if wl == "write":
+            latency = (f"{statistics.median(r['lat_p50_us'] for r in lat):.0f}/"
+                       f"{statistics.median(r['lat_p99_us'] for r in lat):.0f}/"
+                       f"{max(r['lat_max_us'] for r in lat):.0f}")
+        say(f"{wl:<7}{threads:>4} {_spread(rates['stock'])}  {_spread(rates['walkit'])} "
+            f"{ratio:>6.2f} [{min(ratios):>5.2f}-{max(ratios):<5.2f}]  {latency:>29}  {_load()}")
+
+
+def _stress(rounds: int, scale: float, say: Callable[[str], None]) -> None:
+    from ..native.stress import run_stress
+
+    txns = max(50, int(STRESS_TXNS * scale))
+    say(f"2. blocking vs non-blocking WAL-index locks: stress driver, {STRESS_READERS} invariant "
+        f"readers, checkpointer every {STRESS_CKPT_MS} ms, {txns} transfers per writer, "
+        f"{rounds} alternating rounds; commits/s min/median/max; commit latency (first BEGIN "
+        "to COMMIT) p50/p99 median of rounds, max of all rounds")
+    say(f"{'writers':<8}{'locks':<13} {'min':>10} {'median':>10} {'max':>10} "
+        f"{'p50 us':>9} {'p99 us':>9} {'max us':>10}  {'blocking/non':>12}  load 1/5/15")
+    modes = {"blocking": (), "non-blocking": ("-DWALKIT_BLOCKING_LOCKS=0",)}
+    for writers in STRESS_WRITERS:
+        got: dict[str, list[dict]] = {m: [] for m in modes}
+        for _ in range(rounds):
+            for mode, flags in modes.items():
+                with tempfile.TemporaryDirectory(prefix="walkit-bench-") as d:
+                    res = run_stress(Path(d), writers, txns, STRESS_READERS, extra_flags=flags,
+                                     checkpoint_ms=STRESS_CKPT_MS, timeout=1800)
+                if not res.ok:
+                    raise WalkitError(f"stress driver failed ({mode}, {writers} writers): "
+                                      + res.output.strip()[-500:])
+                got[mode].append({k: float(res.fields[k]) for k in
+                                  ("commits_per_s", "latency_p50_us", "latency_p99_us",
+                                   "latency_max_us")})
+        med = {m: statistics.median(r["commits_per_s"] for r in got[m]) for m in modes}
+        for mode in modes:
+            rs = got[mode]
+            ratio = f"{med['blocking'] / med['non-blocking']:>12.2f}" if mode == "blocking" else " " * 12
+            say(f"{writers:<8}{mode:<13} {_spread([r['commits_per_s'] for r in rs])} "
+                f"{statistics.median(r['latency_p50_us'] for r in rs):>9.0f} "
+                f"{statistics.median(r['latency_p99_us'] for r in rs):>9.0f} "
+                f"{max(r['latency_max_us'] for r in rs):>10.0f}  {ratio}  {_load()}")
+
+
+def _callgrind(bins: dict[str, Path], scale: float, say: Callable[[str], None]) -> None:
+    if not shutil.which("valgrind"):
+        say("3. callgrind: valgrind not installed (apt-get install -y valgrind)")
+        return
+    say("3. instructions per operation (callgrind, 1 thread, (Ir(2N) - Ir(N)) / N; "
+        "deterministic, independent of the load)")
+    say(f"{'workload':<10}{'N':>9}{'stock':>14}{'walkit':>14}{'walkit/stock':>14}")
+    for wl, n in CALLGRIND_N.items():
+        n = max(10, int(n * scale))
+        per = {}
+        for name in ("stock", "walkit"):
+            per[name] = (_callgrind_instructions(bins[name], wl, 2 * n)
+                         - _callgrind_instructions(bins[name], wl, n)) / n
+        say(f"{wl:<10}{n:>9}{per['stock']:>14.0f}{per['walkit']:>14.0f}"
+            f"{per['walkit'] / per['stock']:>14.2f}")
+
+
+def run(rounds: int = 3, scale: float = 1.0, callgrind: bool = True, stress: bool = True,
+        say: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
+    if rounds < 1 or scale <= 0:
+        raise WalkitError("bench shm: --rounds must be >= 1 and --scale > 0")
+    bins = _binaries()
+    say(f"bench: stock {bins['stock']}\nbench: walkit {bins['walkit']}")
+    say(f"walkit bench shm: stock unix VFS vs walkit VFS, same SQLite {sqlite_source().version}, "
+        f"same options; {os.cpu_count()} CPUs; load average 1/5/15 min at start {_load()} "
+        "(figures for the record need an idle machine: load below 0.5)")
+    _scaling(bins, rounds, SECONDS * scale, say)
+    if stress:
+        _stress(rounds, scale, say)
+    if callgrind:
+        _callgrind(bins, scale, say)
+    say(f"load average at end {_load()}")

@@ -6,12 +6,15 @@
  * Prints one JSON object per run on stdout.  Timing is wall clock (throughput); instruction
  * counts come from running it under callgrind with a fixed amount of work.
  *
- * usage: shm_bench DIR WORKLOAD THREADS OPS
+ * usage: shm_bench DIR WORKLOAD THREADS OPS [SECONDS]
  *   write  THREADS writer connections, OPS short write transactions each, plus THREADS/2 readers
  *          running point queries until the writers finish
  *   read   THREADS reader connections, OPS point queries each
  *   bulk   one connection, OPS rows inserted in transactions of 1000
- */
+ * With SECONDS > 0 the amount of work is time instead: every thread works until SECONDS have
+ * passed (OPS is ignored), long enough for a lock convoy to form if one can.
+ * Writers record each commit's latency (first BEGIN attempt to COMMIT done, retries included);
+ * the JSON has its p50, p99 and max in microseconds. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,9 @@
 
 static const char *g_path;
 static int g_ops;
+static double g_seconds;       /* > 0: run until g_stop instead of g_ops */
 static volatile int g_writers_done;
+static volatile int g_stop;    /* set by main after g_seconds */
 
 static double now(void)
 {
@@ -59,8 +64,29 @@ static void exec(sqlite3 *db, const char *sql)
 
 static unsigned rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return (*s >> 16) & 0x7fff; }
 
-/* One thread's work.  limit: queries a reader runs; 0 = until the writers are done. */
-typedef struct { long ops; long busy; long limit; unsigned seed; } Result;
+/* One thread's work.  limit: queries a reader runs; 0 = until the writers are done.
+ * lat[0..nlat): a writer's commit latencies in microseconds (capacity cap, grown as needed). */
+typedef struct { long ops; long busy; long limit; unsigned seed; float *lat; long nlat, cap; } Result;
+
+static int stopped(void) { return __atomic_load_n(&g_stop, __ATOMIC_RELAXED); }
+
+static void note_latency(Result *r, double us)
+{
+    if (r->nlat == r->cap) {
+        long cap = r->cap ? r->cap * 2 : 4096;
+        float *p = realloc(r->lat, (size_t)cap * sizeof *p);
+        if (!p) { fprintf(stderr, "shm_bench: out of memory\n"); exit(2); }
+        r->lat = p;
+        r->cap = cap;
+    }
+    r->lat[r->nlat++] = (float)us;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
 
 static void *writer(void *arg)
 {
@@ -68,8 +94,9 @@ static void *writer(void *arg)
     sqlite3 *db = open_db();
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "UPDATE t SET v = v + 1 WHERE id = ?", -1, &st, 0)) die(db, "prepare");
-    for (int i = 0; i < g_ops; i++) {
+    for (int i = 0; g_seconds > 0 ? !stopped() : i < g_ops; i++) {
         int rc;
+        double t0 = now();
         while ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0)) == SQLITE_BUSY) r->busy++;
         if (rc) die(db, "begin");
         sqlite3_bind_int(st, 1, (int)(rnd(&r->seed) % ROWS) + 1);
@@ -77,6 +104,7 @@ static void *writer(void *arg)
         sqlite3_reset(st);
         while ((rc = sqlite3_exec(db, "COMMIT", 0, 0, 0)) == SQLITE_BUSY) r->busy++;
         if (rc) die(db, "commit");
+        note_latency(r, (now() - t0) * 1e6);
         r->ops++;
     }
     sqlite3_finalize(st);
@@ -98,7 +126,8 @@ static void *reader(void *arg)
     sqlite3 *db = open_db();
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT v FROM t WHERE id = ?", -1, &st, 0)) die(db, "prepare");
-    while (r->limit ? r->ops < r->limit : !__atomic_load_n(&g_writers_done, __ATOMIC_ACQUIRE)) {
+    while (r->limit ? (g_seconds > 0 ? !stopped() : r->ops < r->limit)
+                    : !__atomic_load_n(&g_writers_done, __ATOMIC_ACQUIRE)) {
         point_query(db, st, r);
         r->ops++;
     }
@@ -122,15 +151,25 @@ static void setup(void)
     sqlite3_close(db);
 }
 
+/* In SECONDS mode: lets the threads run for g_seconds, then tells them to stop. */
+static void timed_stop(void)
+{
+    if (g_seconds <= 0) return;
+    struct timespec t = { (time_t)g_seconds, (long)((g_seconds - (double)(time_t)g_seconds) * 1e9) };
+    while (nanosleep(&t, &t) != 0) { }
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s DIR write|read|bulk THREADS OPS\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s DIR write|read|bulk THREADS OPS [SECONDS]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1], *workload = argv[2];
     int threads = atoi(argv[3]);
     g_ops = atoi(argv[4]);
+    g_seconds = argc == 6 ? atof(argv[5]) : 0;
     if (threads < 1 || threads > 64 || g_ops < 1) { fprintf(stderr, "shm_bench: bad THREADS/OPS\n"); return 2; }
     static char path[4096];
     const char *vfs;
@@ -158,17 +197,18 @@ int main(int argc, char **argv)
         sqlite3_stmt *st;
         exec(db, "CREATE TABLE IF NOT EXISTS bulk(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)");
         if (sqlite3_prepare_v2(db, "INSERT INTO bulk(a, b) VALUES (?, ?)", -1, &st, 0)) die(db, "prepare");
-        for (int i = 0; i < g_ops; i++) {
+        int i;
+        for (i = 0; g_seconds > 0 ? i % 1000 != 0 || now() - t0 < g_seconds : i < g_ops; i++) {
             if (i % 1000 == 0) exec(db, "BEGIN");
             sqlite3_bind_int(st, 1, i);
             sqlite3_bind_text(st, 2, "walkit bulk load row payload", -1, SQLITE_STATIC);
             if (sqlite3_step(st) != SQLITE_DONE) die(db, "insert");
             sqlite3_reset(st);
-            if (i % 1000 == 999 || i == g_ops - 1) exec(db, "COMMIT");
+            if (i % 1000 == 999 || (g_seconds <= 0 && i == g_ops - 1)) exec(db, "COMMIT");
         }
         sqlite3_finalize(st);
         sqlite3_close(db);
-        res[0].ops = g_ops;
+        res[0].ops = i;
     } else if (!strcmp(workload, "write")) {
         for (int i = 0; i < threads; i++) {
             res[i].seed = (unsigned)i + 1;
@@ -178,6 +218,7 @@ int main(int argc, char **argv)
             res[threads + i].seed = 100u + (unsigned)i; /* limit 0: until the writers are done */
             pthread_create(&tid[nthreads++], 0, reader, &res[threads + i]);
         }
+        timed_stop();
         for (int i = 0; i < threads; i++) pthread_join(tid[i], 0);
         __atomic_store_n(&g_writers_done, 1, __ATOMIC_RELEASE);
         for (int i = threads; i < nthreads; i++) pthread_join(tid[i], 0);
@@ -187,6 +228,7 @@ int main(int argc, char **argv)
             res[i].limit = g_ops;
             pthread_create(&tid[nthreads++], 0, reader, &res[i]);
         }
+        timed_stop();
         for (int i = 0; i < threads; i++) pthread_join(tid[i], 0);
     } else {
         fprintf(stderr, "shm_bench: unknown workload %s\n", workload);
@@ -195,9 +237,25 @@ int main(int argc, char **argv)
     double secs = now() - t0;
     long ops = 0, busy = 0, reads = 0;
     int nw = !strcmp(workload, "write") ? threads : (!strcmp(workload, "bulk") ? 1 : threads);
-    for (int i = 0; i < nw; i++) { ops += res[i].ops; busy += res[i].busy; }
+    long nlat = 0;
+    for (int i = 0; i < nw; i++) { ops += res[i].ops; busy += res[i].busy; nlat += res[i].nlat; }
     for (int i = nw; i < nthreads; i++) reads += res[i].ops;
+    double p50 = 0, p99 = 0, pmax = 0;
+    if (nlat) {
+        float *all = malloc((size_t)nlat * sizeof *all);
+        if (!all) { fprintf(stderr, "shm_bench: out of memory\n"); return 2; }
+        long k = 0;
+        for (int i = 0; i < nw; i++)
+            for (long j = 0; j < res[i].nlat; j++) all[k++] = res[i].lat[j];
+        qsort(all, (size_t)nlat, sizeof *all, cmp_float);
+        p50 = all[(nlat - 1) / 2];
+        p99 = all[(long)((double)(nlat - 1) * 0.99)];
+        pmax = all[nlat - 1];
+        free(all);
+    }
     printf("{\"vfs\": \"%s\", \"workload\": \"%s\", \"threads\": %d, \"ops\": %ld, \"seconds\": %.6f, "
-           "\"busy_retries\": %ld, \"background_reads\": %ld}\n", vfs, workload, threads, ops, secs, busy, reads);
+           "\"busy_retries\": %ld, \"background_reads\": %ld, \"lat_p50_us\": %.1f, "
+           "\"lat_p99_us\": %.1f, \"lat_max_us\": %.1f}\n", vfs, workload, threads, ops, secs, busy,
+           reads, p50, p99, pmax);
     return 0;
 }

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from .. import WalkitError
+from ..inputs import os_problem, read_input, show
+from ..snapshot.fsops import FileOps
 from .flash import DEFAULT_BOARD, create_image, open_image
 
 
@@ -19,14 +21,14 @@ def _board(p: argparse.ArgumentParser) -> None:
 
 def cmd_create(args) -> int:
     path = create_image(args.image, args.board, format=args.format, force=args.force)
-    print(f"{path}: blank image for {args.board}" + (", littlefs formatted" if args.format else ""))
+    print(f"{show(path)}: blank image for {args.board}" + (", littlefs formatted" if args.format else ""))
     return 0
 
 
 def cmd_ls(args) -> int:
     with open_image(args.image, args.board) as img:
         for e in img.files(args.path):
-            print(f"{'dir' if e.is_dir else 'file':<4}  {e.size:>10}  {e.path}{'/' if e.is_dir else ''}")
+            print(f"{'dir' if e.is_dir else 'file':<4}  {e.size:>10}  {show(e.raw)}{'/' if e.is_dir else ''}")
     return 0
 
 
@@ -41,27 +43,22 @@ def cmd_get(args) -> int:
     if out.is_dir():
         out = out / posixpath.basename(args.path.rstrip("/"))
     try:
-        out.write_bytes(data)
+        FileOps().replace_file(out, data)  # refuses anything but a regular file or a new path
     except OSError as e:
-        raise WalkitError(f"{out}: cannot write: {e.strerror or e}") from None
-    print(f"{args.path} -> {out} ({len(data)} bytes)")
+        raise WalkitError(f"{show(out)}: cannot write: {os_problem(e)}") from None
+    print(f"{show(args.path)} -> {show(out)} ({len(data)} bytes)")
     return 0
 
 
 def cmd_put(args) -> int:
     local = Path(args.local)
-    try:
-        data = local.read_bytes()
-    except FileNotFoundError:
-        raise WalkitError(f"{local}: no such file") from None
-    except IsADirectoryError:
-        raise WalkitError(f"{local}: is a directory") from None
+    data = read_input(local)
     dest = args.path or "/" + local.name
     with open_image(args.image, args.board, write=True) as img:
         if dest.endswith("/") or img.is_dir(dest):
             dest = posixpath.join(dest, local.name)
         img.write(dest, data)
-    print(f"{local} -> {args.image}:{dest} ({len(data)} bytes)")
+    print(f"{show(local)} -> {show(args.image)}:{show(dest)} ({len(data)} bytes)")
     return 0
 
 

@@ -245,6 +245,7 @@ typedef struct walkit_config {
     const walkit_storage *storage;
     walkit_shm_mode shm_mode;
     int make_default;
+    int page_checksums;
 } walkit_config;
 typedef struct walkit_stats {
     uint64_t shm_map_calls;
@@ -257,6 +258,9 @@ typedef struct walkit_stats {
     uint64_t shm_lock_waits;
     uint64_t os_errors;
     uint64_t alloc_faults;
+    uint64_t cksum_pages;
+    uint64_t cksum_errors;
+    uint64_t wal_damage;
 } walkit_stats;
 int walkit_init(void);
 int walkit_register(const walkit_config *cfg);

@@ -5,6 +5,6 @@ every durable file operation going through one layer (:mod:`.fsops`)."""
 from __future__ import annotations
 
 from .fsops import Crash, FaultyOps, FileOps
-from .store import SnapshotStore, Taken, open_store
+from .store import DamagedStore, SnapshotStore, Taken, open_store
 
-__all__ = ["Crash", "FaultyOps", "FileOps", "SnapshotStore", "Taken", "open_store"]
+__all__ = ["Crash", "DamagedStore", "FaultyOps", "FileOps", "SnapshotStore", "Taken", "open_store"]

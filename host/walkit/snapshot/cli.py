@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from .. import WalkitError
-from ..inputs import read_input
-from .store import Taken, open_store
+from ..inputs import read_input, show
+from .store import DamagedStore, Taken, open_store
 
 DEFAULT_STORE = "walkit-snapshots"
 
@@ -22,7 +22,7 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 def _print_recovery(store) -> None:
     for line in store.recovered:
         if line != "initialised the store":
-            print(f"recovery: {line}")
+            print(f"recovery: {line}")  # names in it are already shown escaped
 
 
 def _report(t: Taken) -> None:
@@ -44,8 +44,8 @@ def cmd_take(args) -> int:
     pulled = pull_from_image(args.image, args.board, args.db, args.wal)
     with open_store(args.store) as store:
         _print_recovery(store)
-        print(f"pulled {pulled.db_path} ({len(pulled.db)} bytes) and "
-              + (f"{pulled.wal_path} ({len(pulled.wal)} bytes)" if pulled.wal is not None else "no WAL"))
+        print(f"pulled {show(pulled.db_path)} ({len(pulled.db)} bytes) and "
+              + (f"{show(pulled.wal_path)} ({len(pulled.wal)} bytes)" if pulled.wal is not None else "no WAL"))
         _report(store.take(pulled.db, pulled.wal, pulled.source, full=args.full))
     return 0
 
@@ -53,7 +53,7 @@ def cmd_take(args) -> int:
 def cmd_add(args) -> int:
     db = read_input(args.db)
     wal_path = args.wal or args.db + "-wal"
-    wal = read_input(wal_path) if args.wal or os.path.exists(wal_path) else None
+    wal = read_input(wal_path) if args.wal or os.path.lexists(wal_path) else None
     with open_store(args.store) as store:
         _print_recovery(store)
         _report(store.take(db, wal, os.path.abspath(args.db), full=args.full))
@@ -69,7 +69,7 @@ def cmd_list(args) -> int:
         for m in store.snapshots:
             kind = "full" if m["kind"] == "full" else f"incr<{m['parent']}"
             print(f"{m['id']:>4}  {kind:<8} {m['size']:>10} B  db {m['db_pages']:>6} pages  "
-                  f"{m['created']}  {m['source']}")
+                  f"{show(m['created'])}  {show(m['source'])}")
         if not store.snapshots:
             print("no snapshots")
     return 0
@@ -79,18 +79,25 @@ def cmd_restore(args) -> int:
     with open_store(args.store, create=False) as store:
         _print_recovery(store)
         m = store.restore(args.id, Path(args.out), force=args.force)
-    print(f"restored snapshot {m['id']} to {args.out} ({m['db_size']} bytes)")
+    print(f"restored snapshot {m['id']} to {show(args.out)} ({m['db_size']} bytes)")
     return 0
 
 
 def cmd_check(args) -> int:
-    with open_store(args.store, create=False) as store:
-        _print_recovery(store)
-        problems = store.check()
-        for p in problems:
-            print(f"problem: {p}")
-        print(f"{len(store.snapshots)} snapshots, " + ("all rebuild to their recorded hashes"
-                                                        if not problems else f"{len(problems)} damaged"))
+    """Exit 2 when damage is found: a snapshot that does not rebuild, or a store whose own
+    files (manifest, layout) are damaged."""
+    try:
+        with open_store(args.store, create=False) as store:
+            _print_recovery(store)
+            problems = store.check()
+            for p in problems:
+                print(f"problem: {p}")
+            print(f"{len(store.snapshots)} snapshots, " + ("all rebuild to their recorded hashes"
+                                                            if not problems else f"{len(problems)} damaged"))
+    except DamagedStore as e:
+        print(f"problem: {e}")
+        print("the store is damaged")
+        return 2
     return 2 if problems else 0
 
 

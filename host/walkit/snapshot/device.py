@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .. import WalkitError
 from ..image import open_image
+from ..inputs import show
 from ..wal.ops import DB_MAGIC
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -29,9 +30,10 @@ def pull_from_image(image: str, board: str, db_path: str | None = None,
             candidates = [e.path for e in img.files() if not e.is_dir
                           and not e.path.endswith(_SIDE_FILES) and img.read(e.path).startswith(DB_MAGIC)]
             if not candidates:
-                raise WalkitError(f"{image}: no SQLite database in the filesystem")
+                raise WalkitError(f"{show(image)}: no SQLite database in the filesystem")
             if len(candidates) > 1:
-                raise WalkitError(f"{image}: several databases ({', '.join(candidates)}); choose one with --db")
+                raise WalkitError(f"{show(image)}: several databases ({', '.join(map(show, candidates))}); "
+                                  f"choose one with --db")
             db_path = candidates[0]
         db = img.read(db_path)
         wal_path = wal_path or db_path + "-wal"

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from ..inputs import writable_output
+
 
 class Crash(Exception):
     """Raised by :class:`FaultyOps` at the injected step and at every step after it."""
@@ -90,7 +92,10 @@ class FileOps:
     def replace_file(self, path: Path, data: bytes, mode: int | None = None) -> None:
         """Atomically make ``path`` hold ``data``: a sibling temporary file, fsync, rename,
         fsync of the directory.  A crash leaves either the old or the new content at ``path``
-        (plus possibly a stale ``.NAME.tmp`` that the next replace removes)."""
+        (plus possibly a stale ``.NAME.tmp`` that the next replace removes).  Only a regular
+        file or a new path is replaced (a symbolic link: the regular file it points to); a
+        directory, FIFO, device or socket is a WalkitError and nothing is written."""
+        path = writable_output(path)
         tmp = path.with_name(f".{path.name}.tmp")
         if os.path.lexists(tmp):
             self.unlink(tmp)

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import WalkitError
+from ..inputs import os_problem, read_input, show
 from ..wal import checkpoint, compact, db_info, parse_wal
 from ..wal.format import Wal, WalFormatError
 from ..wal.ops import sha256
@@ -48,7 +49,114 @@ SNAPSHOTS = "snapshots"
 STAGING_PREFIX = ".staging-"
 META = "meta.json"
 DATA_FILE = {"full": "database", "incremental": "wal"}
-_ID_DIR = re.compile(r"^\d{6}$")
+_ID_DIR = re.compile(r"[0-9]{6}")  # fullmatch only
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_JSON = 64 << 20  # a manifest holds ~1 KiB per snapshot; a larger file is not one
+
+
+class DamagedStore(WalkitError):
+    """The store's own files contradict its layout or schema (``snapshot check``: exit 2)."""
+
+
+class _Bad(ValueError):
+    """A manifest or meta.json that does not follow the schema (the message says where)."""
+
+
+def _int(v, what: str, lo: int = 0, hi: int | None = None) -> int:
+    if type(v) is not int or v < lo or (hi is not None and v > hi):  # bool and 1.0 are not ids
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise _Bad(f"{what} is {json.dumps(v)[:40]}, expected an integer {rng}")
+    return v
+
+
+def _str(v, what: str, pattern: re.Pattern | None = None) -> str:
+    if not isinstance(v, str) or (pattern is not None and not pattern.fullmatch(v)):
+        raise _Bad(f"{what} is {json.dumps(v)[:40]}, expected "
+                   + ("a sha256 hex digest" if pattern is _HEX64 else "a string"))
+    return v
+
+
+def _dict(v, what: str) -> dict:
+    if not isinstance(v, dict):
+        raise _Bad(f"{what} is {json.dumps(v)[:40]}, expected an object")
+    return v
+
+
+def _field(m: dict, key: str, what: str):
+    if key not in m:
+        raise _Bad(f"{what} has no {key!r}")
+    return m[key]
+
+
+def check_meta(m, sid: int) -> dict:
+    """``m`` if it is a well-formed description of snapshot ``sid``, else :class:`_Bad`.
+
+    Every field the store and the CLI read is checked for type and range.  The invariant that
+    makes every walk over parents finite: a full snapshot has no parent, an incremental one's
+    parent is an earlier snapshot (1 <= parent < id), so a chain from snapshot ``sid`` is at
+    most ``sid`` long and never revisits a snapshot."""
+    what = f"snapshot {sid}"
+    m = _dict(m, what)
+    _int(_field(m, "id", what), f"{what}: id", sid, sid)
+    kind = _field(m, "kind", what)
+    if not isinstance(kind, str) or kind not in DATA_FILE:
+        raise _Bad(f"{what}: kind is {json.dumps(kind)[:40]}, expected one of {', '.join(DATA_FILE)}")
+    if _field(m, "file", what) != DATA_FILE[kind]:
+        raise _Bad(f"{what}: file is {json.dumps(m['file'])[:40]}, a {kind} snapshot has {DATA_FILE[kind]!r}")
+    parent = _field(m, "parent", what)
+    if kind == "full":
+        if parent is not None:
+            raise _Bad(f"{what}: a full snapshot has parent {json.dumps(parent)[:40]}, expected null")
+    else:
+        _int(parent, f"{what}: parent", 1, sid - 1)
+        _int(_field(m, "frames", what), f"{what}: frames")
+        _int(_field(m, "after_frame", what), f"{what}: after_frame")
+    _int(_field(m, "size", what), f"{what}: size")
+    _str(_field(m, "sha256", what), f"{what}: sha256", _HEX64)
+    ps = _int(_field(m, "page_size", what), f"{what}: page_size", 512, 65536)
+    if ps & (ps - 1):
+        raise _Bad(f"{what}: page_size {ps} is not a power of two")
+    _int(_field(m, "db_pages", what), f"{what}: db_pages")
+    _int(_field(m, "db_size", what), f"{what}: db_size")
+    _str(_field(m, "db_sha256", what), f"{what}: db_sha256", _HEX64)
+    _str(_field(m, "created", what), f"{what}: created")
+    _str(_field(m, "source", what), f"{what}: source")
+    notes = _field(m, "notes", what)
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise _Bad(f"{what}: notes is not a list of strings")
+    dev = _dict(_field(m, "device", what), f"{what}: device")
+    _str(_field(dev, "db_sha256", f"{what}: device"), f"{what}: device.db_sha256", _HEX64)
+    w = _field(dev, "wal", f"{what}: device")
+    if w is not None:
+        w = _dict(w, f"{what}: device.wal")
+        for key in ("salt1", "salt2", "checkpoint_seq"):
+            _int(_field(w, key, f"{what}: device.wal"), f"{what}: device.wal.{key}", 0, 0xFFFFFFFF)
+        _str(_field(w, "byte_order", f"{what}: device.wal"), f"{what}: device.wal.byte_order")
+        k = _int(_field(w, "committed_frames", f"{what}: device.wal"), f"{what}: device.wal.committed_frames")
+        ck = _field(w, "last_checksum", f"{what}: device.wal")
+        if k == 0:
+            if ck is not None:
+                raise _Bad(f"{what}: device.wal.last_checksum set with no committed frames")
+        elif not (isinstance(ck, list) and len(ck) == 2):
+            raise _Bad(f"{what}: device.wal.last_checksum is not a pair of integers")
+        else:
+            for c in ck:
+                _int(c, f"{what}: device.wal.last_checksum", 0, 0xFFFFFFFF)
+    return m
+
+
+def load_json(path: Path):
+    """The JSON document in the regular file ``path`` (read with the bounded reader); a
+    :class:`_Bad` for anything that is not JSON."""
+    data = read_input(path)
+    if len(data) > MAX_JSON:
+        raise _Bad(f"{len(data)} bytes, larger than any walkit store writes")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise _Bad("JSON nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an overlong number
+        raise _Bad(f"not JSON: {e}") from None
 
 
 def _dir_name(sid: int) -> str:
@@ -82,16 +190,23 @@ class SnapshotStore:
         self._lock_fd: int | None = None
         if not self.root.is_dir():
             if not create:
-                raise WalkitError(f"{self.root}: no snapshot store here")
-            if self.root.exists():
-                raise WalkitError(f"{self.root}: not a directory")
+                raise WalkitError(f"{show(self.root)}: no snapshot store here")
+            if os.path.lexists(self.root):
+                raise WalkitError(f"{show(self.root)}: not a directory")
             if not self.root.parent.is_dir():
-                raise WalkitError(f"{self.root.parent}: no such directory")
-            self.ops.mkdir(self.root)
-            self.ops.fsync_dir(self.root.parent)
+                raise WalkitError(f"{show(self.root.parent)}: no such directory")
+            try:
+                self.ops.mkdir(self.root)
+                self.ops.fsync_dir(self.root.parent)
+            except OSError as e:
+                raise WalkitError(f"{show(self.root)}: cannot create the store: {os_problem(e)}") from None
         self._lock()
         try:
             self.snapshots: list[dict] = self._recover(create)
+        except OSError as e:  # the store's own files: unreadable, or not what the layout says
+            self.close()
+            raise DamagedStore(f"{show(e.filename or self.root)}: {os_problem(e)}: damaged or "
+                               f"inaccessible store") from None
         except BaseException:
             self.close()  # the lock goes with the failed open, as it would with a dead process
             raise
@@ -99,12 +214,15 @@ class SnapshotStore:
     # -- locking ----------------------------------------------------------------------------
 
     def _lock(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise WalkitError(f"{show(self.root)}: {os_problem(e)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise WalkitError(f"{self.root}: snapshot store in use by another walkit") from None
+            raise WalkitError(f"{show(self.root)}: snapshot store in use by another walkit") from None
         self._lock_fd = fd
 
     def close(self) -> None:
@@ -120,19 +238,23 @@ class SnapshotStore:
         return self.root / SNAPSHOTS
 
     def _read_manifest(self) -> list[dict]:
+        """The one loader of ``manifest.json``: a regular file, JSON, this format and version,
+        snapshots 1..n in order, each one passing :func:`check_meta`."""
         path = self.root / MANIFEST
         try:
-            doc = json.loads(path.read_bytes())
+            doc = _dict(load_json(path), "the manifest")
             if doc.get("format") != FORMAT:
-                raise ValueError("not a walkit snapshot manifest")
+                raise _Bad("not a walkit snapshot manifest")
             if doc.get("version") != VERSION:
-                raise ValueError(f"manifest version {doc.get('version')}, this walkit reads {VERSION}")
-            snaps = doc["snapshots"]
-            if [s["id"] for s in snaps] != list(range(1, len(snaps) + 1)):
-                raise ValueError("snapshot ids are not 1..n")
-            return snaps
-        except (ValueError, KeyError, TypeError) as e:
-            raise WalkitError(f"{path}: damaged manifest: {e}") from None
+                raise _Bad(f"manifest version {json.dumps(doc.get('version'))[:40]}, "
+                           f"this walkit reads {VERSION}")
+            snaps = _field(doc, "snapshots", "the manifest")
+            if not isinstance(snaps, list):
+                raise _Bad("snapshots is not a list")
+            return [check_meta(m, i) for i, m in enumerate(snaps, 1)]
+        except (_Bad, WalkitError) as e:
+            raise DamagedStore(f"{show(path)}: damaged manifest: "
+                              f"{str(e).removeprefix(show(path) + ': ')}") from None
 
     def _write_manifest(self, snaps: list[dict]) -> None:
         # replace_file: .manifest.json.tmp, fsync, rename over manifest.json, fsync the store dir
@@ -145,15 +267,16 @@ class SnapshotStore:
 
     def _recover(self, create: bool) -> list[dict]:
         root, snapdir = self.root, self._snapdir
-        if not (root / MANIFEST).exists():
+        if not os.path.lexists(root / MANIFEST):
             leftovers = [p.name for p in root.iterdir() if p.name not in (SNAPSHOTS, MANIFEST_TMP)]
-            committed = [p.name for p in snapdir.iterdir() if _ID_DIR.match(p.name)] if snapdir.is_dir() else []
+            committed = [p.name for p in snapdir.iterdir() if _ID_DIR.fullmatch(p.name)] if snapdir.is_dir() else []
             if leftovers or committed:
                 if committed:
-                    raise WalkitError(f"{root}: snapshot directories but no {MANIFEST}: damaged store")
-                raise WalkitError(f"{root}: not a snapshot store (holds {', '.join(sorted(leftovers)[:3])})")
+                    raise DamagedStore(f"{show(root)}: snapshot directories but no {MANIFEST}: damaged store")
+                raise WalkitError(f"{show(root)}: not a snapshot store (holds "
+                                  f"{', '.join(show(n) for n in sorted(leftovers)[:3])})")
             if not create:
-                raise WalkitError(f"{root}: no snapshot store here")
+                raise WalkitError(f"{show(root)}: no snapshot store here")
             # A new store, or one whose creation was interrupted: (re)create it.
             if not snapdir.is_dir():
                 self.ops.mkdir(snapdir)
@@ -164,16 +287,16 @@ class SnapshotStore:
             return []
         snaps = self._read_manifest()
         if not snapdir.is_dir():
-            raise WalkitError(f"{snapdir}: missing: damaged store")
-        if (root / MANIFEST_TMP).exists():
+            raise DamagedStore(f"{show(snapdir)}: missing or not a directory: damaged store")
+        if os.path.lexists(root / MANIFEST_TMP):
             self.ops.unlink(root / MANIFEST_TMP)
             self.recovered.append("removed an unfinished manifest update")
         listed = {_dir_name(s["id"]) for s in snaps}
         for p in sorted(snapdir.iterdir()):
             if p.name.startswith(STAGING_PREFIX):
                 self._remove(p)
-                self.recovered.append(f"rolled back unfinished snapshot {p.name[len(STAGING_PREFIX):]}")
-            elif _ID_DIR.match(p.name) and p.name not in listed:
+                self.recovered.append(f"rolled back unfinished snapshot {show(p.name[len(STAGING_PREFIX):])}")
+            elif _ID_DIR.fullmatch(p.name) and p.name not in listed:
                 meta = self._complete_meta(p, len(snaps) + 1, snaps[-1]["id"] if snaps else None)
                 if meta is not None:
                     snaps = snaps + [meta]
@@ -195,38 +318,37 @@ class SnapshotStore:
     def _complete_meta(self, d: Path, expect_id: int, parent: int | None) -> dict | None:
         """meta.json of ``d`` if ``d`` is the complete next snapshot, else None."""
         try:
-            meta = json.loads((d / META).read_bytes())
-            data = (d / DATA_FILE[meta["kind"]]).read_bytes()
-        except (OSError, ValueError, KeyError, TypeError):
+            meta = check_meta(load_json(d / META), expect_id)
+            data = read_input(d / DATA_FILE[meta["kind"]])
+        except (_Bad, WalkitError):
             return None
-        ok = (meta.get("id") == expect_id and d.name == _dir_name(expect_id)
-              and meta.get("sha256") == sha256(data) and meta.get("size") == len(data)
-              and (meta["kind"] == "full" or meta.get("parent") == parent))
+        ok = (d.name == _dir_name(expect_id) and meta["sha256"] == sha256(data)
+              and meta["size"] == len(data) and (meta["kind"] == "full" or meta["parent"] == parent))
         return meta if ok else None
 
     # -- reading ----------------------------------------------------------------------------
 
     def get(self, sid: int | str | None) -> dict:
         if not self.snapshots:
-            raise WalkitError(f"{self.root}: no snapshots yet")
+            raise WalkitError(f"{show(self.root)}: no snapshots yet")
         if sid is None or sid == "latest":
             return self.snapshots[-1]
         try:
             n = int(sid)
         except ValueError:
-            raise WalkitError(f"snapshot id {sid!r}: expected a number or 'latest'") from None
+            raise WalkitError(f"snapshot id {show(sid)!r}: expected a number or 'latest'") from None
         if not 1 <= n <= len(self.snapshots):
-            raise WalkitError(f"no snapshot {n} in {self.root} (1..{len(self.snapshots)})")
+            raise WalkitError(f"no snapshot {n} in {show(self.root)} (1..{len(self.snapshots)})")
         return self.snapshots[n - 1]
 
     def _data(self, meta: dict) -> bytes:
         path = self._snapdir / _dir_name(meta["id"]) / DATA_FILE[meta["kind"]]
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise WalkitError(f"{path}: cannot read: {e.strerror or e}") from None
+        data = read_input(path)
+        if len(data) != meta["size"]:
+            raise WalkitError(f"{show(path)}: {len(data)} bytes, its recorded size is {meta['size']}: "
+                              f"damaged snapshot")
         if sha256(data) != meta["sha256"]:
-            raise WalkitError(f"{path}: content does not match its recorded sha256: damaged snapshot")
+            raise WalkitError(f"{show(path)}: content does not match its recorded sha256: damaged snapshot")
         return data
 
     def materialize(self, sid: int | str | None = None) -> bytes:
@@ -235,7 +357,9 @@ class SnapshotStore:
         target = self.get(sid)
         chain = [target]
         while chain[-1]["kind"] != "full":
-            chain.append(self.snapshots[chain[-1]["parent"] - 1])
+            parent = chain[-1]["parent"]
+            assert parent < chain[-1]["id"], "check_meta: a parent is an earlier snapshot"
+            chain.append(self.snapshots[parent - 1])
         db = b""
         for meta in reversed(chain):
             data = self._data(meta)
@@ -262,15 +386,16 @@ class SnapshotStore:
         device database file is unchanged since the previous snapshot and its WAL continues the
         one seen then, full otherwise (or when ``full``)."""
         notes: list[str] = []
-        info = db_info(db, f"{source} database")
+        src = show(source)
+        info = db_info(db, f"{src} database")
         wal: Wal | None = None
         if wal_data:
             try:
-                wal = parse_wal(wal_data, f"{source} WAL")
+                wal = parse_wal(wal_data, f"{src} WAL")
             except WalFormatError as e:
                 notes.append(f"{e}: the WAL is not part of the database")
         if wal is not None and info.size and info.page_size != wal.page_size:
-            raise WalkitError(f"{source}: database page size {info.page_size}, WAL {wal.page_size}")
+            raise WalkitError(f"{src}: database page size {info.page_size}, WAL {wal.page_size}")
         if wal is not None:
             if wal.uncommitted:
                 notes.append(f"excluded an uncommitted tail of {len(wal.uncommitted)} frames")
@@ -279,7 +404,7 @@ class SnapshotStore:
                              f"{wal.end_description()}")
         state = checkpoint(db, wal) if wal is not None else bytes(db)
         if not state:
-            raise WalkitError(f"{source}: empty database and no committed WAL: nothing to snapshot")
+            raise WalkitError(f"{src}: empty database and no committed WAL: nothing to snapshot")
         device = {
             "db_sha256": sha256(db),
             "wal": None if wal is None else {
@@ -310,7 +435,7 @@ class SnapshotStore:
                 raise WalkitError("internal error: the incremental snapshot does not rebuild the "
                                   "database; take a full one with --full")
         sid = len(self.snapshots) + 1
-        page_size = db_info(state, f"{source} database after a checkpoint").page_size
+        page_size = db_info(state, f"{src} database after a checkpoint").page_size
         meta = {
             "id": sid, "kind": kind, "parent": None, "file": DATA_FILE[kind],
             "size": len(data), "sha256": sha256(data),
@@ -363,17 +488,17 @@ class SnapshotStore:
         db = self.materialize(meta["id"])
         out = Path(out)
         if out.exists() and not force:
-            raise WalkitError(f"{out}: already exists (use --force to replace it)")
+            raise WalkitError(f"{show(out)}: already exists (use --force to replace it)")
         if out.is_dir():
-            raise WalkitError(f"{out}: is a directory")
+            raise WalkitError(f"{show(out)}: is a directory")
         for stale in (Path(f"{out}-wal"), Path(f"{out}-shm")):
             if stale.exists():
-                raise WalkitError(f"{stale} exists and SQLite would apply it to the restored "
+                raise WalkitError(f"{show(stale)} exists and SQLite would apply it to the restored "
                                   f"database; remove it first")
         try:
             FileOps().replace_file(out, db)
         except OSError as e:
-            raise WalkitError(f"{out}: cannot write: {e.strerror or e}") from None
+            raise WalkitError(f"{show(out)}: cannot write: {os_problem(e)}") from None
         return meta
 
 

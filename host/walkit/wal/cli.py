@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from .. import WalkitError
-from ..inputs import read_input
+from ..inputs import os_problem, read_input, show
 from .format import Wal, WalFormatError, read_wal
 from .ops import Verdict, compact, db_info, sha256, verify
 
@@ -167,35 +167,36 @@ def verify_text(v: Verdict, db_name: str, wal_name: str) -> str:
 def cmd_verify(args) -> int:
     db = read_input(args.db)
     wal_data = read_input(args.wal)
-    v = verify(db, wal_data, args.db, args.wal, integrity=not args.no_integrity)
+    db_name, wal_name = show(args.db), show(args.wal)
+    v = verify(db, wal_data, db_name, wal_name, integrity=not args.no_integrity)
     if args.json:
-        print(json.dumps(verify_dict(v, args.db, args.wal), indent=2))
+        print(json.dumps(verify_dict(v, db_name, wal_name), indent=2))
     else:
-        print(verify_text(v, args.db, args.wal))
+        print(verify_text(v, db_name, wal_name))
     if args.out:
         if not v.applies:
-            raise WalkitError(f"{args.out}: not written, the WAL does not apply")
+            raise WalkitError(f"{show(args.out)}: not written, the WAL does not apply")
         _write_new(args.out, v.result, args.force, (args.db, args.wal))
     return 0 if v.applies else EXIT_NOT_CLEAN
 
 
 def _write_new(out: str, data: bytes, force: bool, inputs: tuple[str, ...]) -> None:
+    """Write ``data`` to the new path ``out``, or with ``force`` over the regular file ``out``;
+    anything else there (a directory, FIFO, device, socket) is refused, whatever ``force``."""
     from ..snapshot.fsops import FileOps
 
     path = Path(out)
     for i in inputs:
         if os.path.exists(i) and path.exists() and os.path.samefile(i, path):
-            raise WalkitError(f"{out}: is an input file; write the result to another file")
-    if path.exists() and not force:
-        raise WalkitError(f"{out}: already exists (use --force to replace it)")
-    if path.is_dir():
-        raise WalkitError(f"{out}: is a directory")
+            raise WalkitError(f"{show(out)}: is an input file; write the result to another file")
+    if os.path.lexists(path) and not force:
+        raise WalkitError(f"{show(out)}: already exists (use --force to replace it)")
     if not path.parent.is_dir():
-        raise WalkitError(f"{path.parent}: no such directory")
+        raise WalkitError(f"{show(path.parent)}: no such directory")
     try:
-        FileOps().replace_file(path, data)
+        FileOps().replace_file(path, data)  # refuses anything but a regular file or a new path
     except OSError as e:
-        raise WalkitError(f"{out}: cannot write: {e.strerror or e}") from None
+        raise WalkitError(f"{show(out)}: cannot write: {os_problem(e)}") from None
 
 
 def compact_dict(c, out: str) -> dict:
@@ -216,10 +217,10 @@ def cmd_compact(args) -> int:
     c = compact(wal)
     _write_new(args.output, c.data, args.force, (args.input,))
     if args.json:
-        print(json.dumps(compact_dict(c, args.output), indent=2))
+        print(json.dumps(compact_dict(c, show(args.output)), indent=2))
         return 0
-    print(f"{args.input}: {_n(wal.committed, 'committed frame')} in {_n(len(wal.transactions), 'transaction')}")
-    print(f"{args.output}: {_n(len(c.kept), 'frame')}, {len(c.data)} bytes (was {len(wal.data)}); "
+    print(f"{wal.name}: {_n(wal.committed, 'committed frame')} in {_n(len(wal.transactions), 'transaction')}")
+    print(f"{show(args.output)}: {_n(len(c.kept), 'frame')}, {len(c.data)} bytes (was {len(wal.data)}); "
           f"{c.superseded} superseded versions and {c.beyond_end} pages past the final size dropped"
           + (f"; database size {c.db_pages} pages" if c.db_pages else "; no committed transaction, empty WAL"))
     if wal.uncommitted:

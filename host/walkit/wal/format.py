@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import WalkitError
-from ..inputs import read_input
+from ..inputs import read_input, show
 
 MAGIC = 0x377F0682  # | 1 for big-endian checksum words
 VERSION = 3007000
@@ -280,7 +280,8 @@ def _transactions(frames: list[Frame]) -> list[Transaction]:
 
 
 def read_wal(path: str | Path) -> Wal:
-    return parse_wal(read_input(path), str(path))
+    """The WAL in the regular file ``path``, named in reports by its escaped name."""
+    return parse_wal(read_input(path), show(path))
 
 
 def build_wal(header: WalHeader, frames: list[tuple[int, bytes | memoryview]], db_pages: int) -> bytes:

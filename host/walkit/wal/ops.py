@@ -69,19 +69,45 @@ def sha256(data: bytes) -> str:
 
 def checkpoint(db: bytes, wal: Wal, *, after: int = 0) -> bytes:
     """The database file after checkpointing the committed frames of ``wal`` with index >
-    ``after`` into ``db``.  The page size must match (:func:`page_size_mismatch`)."""
+    ``after`` into ``db``.  The page size must match (:func:`page_size_mismatch`), and every
+    page of the result must come from ``db`` or from those frames (:func:`unsupplied_pages`):
+    so the result is never larger than ``db`` plus the WAL, whatever size a commit frame
+    claims."""
     if wal.committed <= after:
         return bytes(db)
     problem = page_size_mismatch(db, wal)
     if problem:
         raise WalkitError(problem)
     ps, n = wal.page_size, wal.db_pages
+    gaps = unsupplied_pages(len(db) // ps, wal, after)
+    if gaps:
+        raise WalkitError(unsupplied_message(gaps, wal, len(db) // ps, "the database file"))
     out = bytearray(db[:n * ps])
     out.extend(bytes(n * ps - len(out)))
     for pgno, f in wal.committed_pages(after).items():
         if pgno <= n:  # pages past the final size are cut off by the truncation anyway
             out[(pgno - 1) * ps:pgno * ps] = wal.page(f)
     return bytes(out)
+
+
+def unsupplied_pages(have: int, wal: Wal, after: int = 0) -> list[tuple[int, int]]:
+    """Pages of the database after the checkpoint (``wal.db_pages`` of them) that neither a
+    database file of ``have`` whole pages nor the committed frames > ``after`` hold, as
+    inclusive ranges.  Computed from the frames present, never by counting up to the
+    claimed size, so the work is bounded by the WAL's real size."""
+    n = wal.db_pages
+    supplied = sorted(p for p in wal.committed_pages(after) if have < p <= n)
+    gaps, nxt = [], have + 1
+    for p in supplied + [n + 1]:
+        if p > nxt:
+            gaps.append((nxt, p - 1))
+        nxt = p + 1
+    return gaps
+
+
+def unsupplied_message(gaps: list[tuple[int, int]], wal: Wal, have: int, db_name: str) -> str:
+    return (f"the WAL's database has {wal.db_pages} pages but {db_name} has {have} and the WAL "
+            f"does not hold pages {_ranges(gaps)}: the WAL belongs to another (larger) database")
 
 
 def page_size_mismatch(db: bytes, wal: Wal) -> str | None:
@@ -183,12 +209,10 @@ def verify(db: bytes, wal_data: bytes, db_name: str = "DB", wal_name: str = "WAL
         v.result = bytes(db)
         return v
     n, ps = wal.db_pages, wal.page_size
-    supplied = {p for p in wal.committed_pages() if p <= n}
-    missing = [p for p in range(info.pages + 1, n + 1) if p not in supplied]
-    if missing:
-        v.problems.append(
-            f"the WAL's database has {n} pages but {db_name} has {info.pages} and the WAL does not "
-            f"hold pages {_ranges(missing)}: the WAL belongs to another (larger) database")
+    gaps = unsupplied_pages(len(db) // ps, wal)
+    if gaps:  # there is no database after a checkpoint to describe (checkpoint() refuses)
+        v.problems.append(unsupplied_message(gaps, wal, len(db) // ps, db_name))
+        return v
     v.result = checkpoint(db, wal)
     head = v.result[:DB_HEADER_SIZE]
     if not head.startswith(DB_MAGIC):
@@ -222,13 +246,6 @@ def integrity_check(db: bytes) -> str:
     return "ok" if msgs == ["ok"] else "; ".join(msgs[:5]) + (f" (+{len(msgs) - 5} more)" if len(msgs) > 5 else "")
 
 
-def _ranges(nums: list[int]) -> str:
-    out, start = [], None
-    for i, n in enumerate(nums):
-        if start is None:
-            start = n
-        if i + 1 == len(nums) or nums[i + 1] != n + 1:
-            out.append(str(start) if start == n else f"{start}-{n}")
-            start = None
-    return ",".join(out[:8]) + (",..." if len(out) > 8 else "")
-
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    out = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:8]]
+    return ",".join(out) + (",..." if len(ranges) > 8 else "")

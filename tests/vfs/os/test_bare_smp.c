@@ -147,6 +147,19 @@ int main(int argc, char **argv)
     CHECK("mutex_unlock", walkit_os_mutex_unlock(m) == WALKIT_OS_OK, "");
     CHECK("mutex_unlock_free_is_error", walkit_os_mutex_unlock(m) == WALKIT_OS_ERROR, "");
 
+    walkit_os_mutex *rm = walkit_os_mutex_create_recursive();
+    CHECK("recursive_relock", walkit_os_mutex_lock(rm) == WALKIT_OS_OK &&
+          walkit_os_mutex_lock(rm) == WALKIT_OS_OK && walkit_os_mutex_trylock(rm) == WALKIT_OS_OK, "");
+    f = (struct foreign){ rm, 0, 0, 0 };
+    walkit_os_mutex_unlock(rm);
+    walkit_os_mutex_unlock(rm);
+    pthread_create(&th[0], NULL, foreigner, &f);
+    pthread_join(th[0], NULL);
+    CHECK("recursive_held_until_last_unlock", f.trylock_rc == WALKIT_OS_BUSY, "%d", f.trylock_rc);
+    CHECK("recursive_unlock_last", walkit_os_mutex_unlock(rm) == WALKIT_OS_OK &&
+          walkit_os_mutex_unlock(rm) == WALKIT_OS_ERROR, "");
+    walkit_os_mutex_destroy(rm);
+
     walkit_os_sem *s = walkit_os_sem_create();
     CHECK("sem_no_wait_empty_is_timeout", walkit_os_sem_take(s, WALKIT_OS_NO_WAIT) == WALKIT_OS_TIMEOUT, "");
     uint64_t t0 = walkit_os_monotonic_us();

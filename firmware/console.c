@@ -26,6 +26,7 @@
 #include "sqlite3.h"
 #include "walkit.h"
 #include "workload.h"
+#include "tasks.h"
 
 typedef struct conn {
     char name[CONSOLE_NAME_MAX + 1]; /* "" = free slot */
@@ -358,6 +359,7 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     stat_row(sink, "vfs.shm_map_calls", (int64_t)ws.shm_map_calls);
     stat_row(sink, "vfs.shm_lock_calls", (int64_t)ws.shm_lock_calls);
     stat_row(sink, "vfs.shm_lock_busy", (int64_t)ws.shm_lock_busy);
+    stat_row(sink, "vfs.shm_lock_waits", (int64_t)ws.shm_lock_waits);
     stat_row(sink, "vfs.shm_nodes", ws.shm_nodes);
     stat_row(sink, "vfs.shm_regions", ws.shm_regions);
     stat_row(sink, "vfs.file_lock_busy", (int64_t)ws.file_lock_busy);
@@ -654,6 +656,12 @@ static void cmd_workload(console *c, int argc, char **argv, con_sink *sink)
     }
 }
 
+static void cmd_stress(console *c, int argc, char **argv, con_sink *sink)
+{
+    (void)c;
+    tasks_stress(argc, argv, sink);
+}
+
 static const command commands[] = {
     { ".help", 1, 1, ".help", "this list", cmd_help },
     { ".open", 2, 3, ".open [NAME] FILE", "open a connection (default name: main) and use it", cmd_open },
@@ -680,6 +688,8 @@ static const command commands[] = {
       "power cut at the Nth flash program/erase (N=0: count only); campaign seeding", cmd_fault },
     { ".workload", 4, 6, ".workload run FILE SEED TXNS full|normal|check FILE SEED",
       "the built-in self-verifying campaign workload", cmd_workload },
+    { ".stress", 3, 5, ".stress WRITERS TXNS [READERS [CHECKPOINT_MS]]",
+      "run the stress workload, one task per core (multi-core boards)", cmd_stress },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
 

@@ -32,9 +32,11 @@ def _run(tmp_path, *args):
 
 
 def _section(out: str, test: str) -> str:
+    """One test's failure report: up to the next test's, or the summary.  The summary is not
+    part of it: with CI set, pytest prints each failure's whole message there again."""
     start = out.index(f"_ {test}[host-sim] _")
-    end = out.find("\n____", start + 1)
-    return out[start:end if end > 0 else len(out)]
+    ends = [e for e in (out.find("\n____", start + 1), out.find("\n====", start + 1)) if e > 0]
+    return out[start:min(ends) if ends else len(out)]
 
 
 def test_failure_output_is_for_a_person(tmp_path):

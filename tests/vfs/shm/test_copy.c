@@ -1,6 +1,7 @@
 /* test_copy.c: checks of the copy mode's contracts that need C (vfs/shm/copy.c): the transport
  * carries every word, one mode per file, one transport per file, registration errors, memory
- * exhaustion in xShmMap, and the rollback-after-reset case of docs/vfs.md's rule 4.  Driven by
+ * exhaustion in xShmMap, the rollback-after-reset case of docs/vfs.md's rule 4, and the fence
+ * contract of every lock call and barrier (one check per rule).  Driven by
  * tests/vfs/shm/test_copy.py (tests/support/checks.h conventions). */
 #define CHECKS_MAIN
 #include <stdio.h>
@@ -315,6 +316,191 @@ static int check_rollback_after_reset_is_seen(void)
     return 1;
 }
 
+/* ---- the fence contract, on the xShm* methods directly
+ *
+ * With a shared mapping (os_unix.c) every xShmLock call, granted, refused or an unlock, and
+ * every xShmBarrier order a connection's loads and stores against every other connection's.
+ * Each check below is one sequence of calls whose outcome a shared mapping fixes; each fails
+ * when the copy-mode rule it names is dropped (test_copy.py builds those variants), whether or
+ * not today's wal.c depends on that sequence. */
+
+#define WORD 1000 /* a word past the 136-byte header, in region 0 */
+#define SLOT_A 3
+#define SLOT_B 4
+#define SLOT_C 5
+
+typedef struct shm_conn {
+    sqlite3_file *f;
+    volatile uint32_t *r0;
+} shm_conn;
+
+static int shm_open(sqlite3_vfs *vfs, const char *path, shm_conn *c)
+{
+    c->f = calloc(1, (size_t)vfs->szOsFile);
+    int out = 0;
+    if (!c->f || vfs->xOpen(vfs, path, c->f, SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READWRITE |
+                                                 SQLITE_OPEN_CREATE, &out) != SQLITE_OK)
+        return 0;
+    void volatile *p = NULL;
+    if (c->f->pMethods->xShmMap(c->f, 0, 32768, 1, &p) != SQLITE_OK || !p) return 0;
+    c->r0 = p;
+    return 1;
+}
+
+static void shm_close(shm_conn *c)
+{
+    if (c->f && c->f->pMethods) {
+        c->f->pMethods->xShmUnmap(c->f, 0);
+        c->f->pMethods->xClose(c->f);
+    }
+    free(c->f);
+}
+
+static int shm_lock(shm_conn *c, int slot, int flags)
+{
+    return c->f->pMethods->xShmLock(c->f, slot, 1, flags);
+}
+
+#define EXCL (SQLITE_SHM_LOCK | SQLITE_SHM_EXCLUSIVE)
+#define SHARED (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)
+#define UNLOCK_EXCL (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE)
+#define UNLOCK_SHARED (SQLITE_SHM_UNLOCK | SQLITE_SHM_SHARED)
+
+/* Three connections a, b, c of one file of a fresh copy-mode VFS, all mapped before the
+ * sequence starts (so each holds a shadow of the area as it was then). */
+typedef struct trio {
+    const walkit_storage *st;
+    shm_conn a, b, c;
+} trio;
+
+static int trio_open(trio *t, const char *vfs_name)
+{
+    memset(t, 0, sizeof *t);
+    t->st = walkit_storage_ram();
+    if (!t->st || reg(vfs_name, t->st, WALKIT_SHM_COPY, NULL) != SQLITE_OK) return 0;
+    sqlite3_vfs *vfs = sqlite3_vfs_find(vfs_name);
+    return vfs && shm_open(vfs, "/fence.db", &t->a) && shm_open(vfs, "/fence.db", &t->b) &&
+           shm_open(vfs, "/fence.db", &t->c);
+}
+
+static void trio_close(trio *t, const char *vfs_name)
+{
+    shm_close(&t->a);
+    shm_close(&t->b);
+    shm_close(&t->c);
+    walkit_unregister(vfs_name);
+    walkit_storage_destroy(t->st);
+}
+
+/* c stores under its exclusive slot and unlocks: a's next granted lock sees the store.
+ * Needs RELEASE_BEFORE_EXCL_UNLOCK (c publishes) and ACQUIRE_AFTER_GRANTED (a refreshes). */
+static int check_fence_exclusive_unlock_then_granted_lock(void)
+{
+    trio t;
+    int ok = trio_open(&t, "f-1");
+    EXPECT(ok, "set-up");
+    ok = shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
+    t.c.r0[WORD] = 0xc1;
+    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    ok = ok && shm_lock(&t.a, SLOT_A, SHARED) == SQLITE_OK;
+    uint32_t seen = t.a.r0[WORD];
+    shm_lock(&t.a, SLOT_A, UNLOCK_SHARED);
+    trio_close(&t, "f-1");
+    EXPECT(ok, "a lock call failed");
+    EXPECT(seen == 0xc1, "after c's exclusive unlock, a's granted lock reads %#x, not c's 0xc1",
+           seen);
+    return 1;
+}
+
+/* a stores under a shared slot only and unlocks it: b's next granted lock sees the store.
+ * Needs RELEASE_BEFORE_SHARED_UNLOCK (wal.c makes no such store today; a mapping allows it). */
+static int check_fence_shared_unlock_publishes(void)
+{
+    trio t;
+    int ok = trio_open(&t, "f-2");
+    EXPECT(ok, "set-up");
+    ok = shm_lock(&t.a, SLOT_A, SHARED) == SQLITE_OK;
+    t.a.r0[WORD] = 0xa1;
+    ok = ok && shm_lock(&t.a, SLOT_A, UNLOCK_SHARED) == SQLITE_OK;
+    ok = ok && shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
+    uint32_t seen = t.b.r0[WORD];
+    shm_lock(&t.b, SLOT_B, UNLOCK_SHARED);
+    trio_close(&t, "f-2");
+    EXPECT(ok, "a lock call failed");
+    EXPECT(seen == 0xa1, "after a's shared unlock, b's granted lock reads %#x, not a's 0xa1",
+           seen);
+    return 1;
+}
+
+/* c publishes a store; then b's lock request on a slot a holds is refused: b's reads after
+ * the refusal see c's store (wal.c's checkpointer reads aReadMark[] after a refused READ(i)).
+ * Needs ACQUIRE_AFTER_REFUSED. */
+static int check_fence_refused_lock_acquires(void)
+{
+    trio t;
+    int ok = trio_open(&t, "f-3");
+    EXPECT(ok, "set-up");
+    ok = shm_lock(&t.a, SLOT_A, EXCL) == SQLITE_OK;
+    ok = ok && shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
+    t.c.r0[WORD] = 0xc3;
+    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    int refused = shm_lock(&t.b, SLOT_A, EXCL);
+    uint32_t seen = t.b.r0[WORD];
+    shm_lock(&t.a, SLOT_A, UNLOCK_EXCL);
+    trio_close(&t, "f-3");
+    EXPECT(ok, "a lock call failed");
+    EXPECT(refused == SQLITE_BUSY, "b's lock on a's exclusive slot: rc %d, not SQLITE_BUSY",
+           refused);
+    EXPECT(seen == 0xc3, "after a refused lock, b reads %#x, not c's published 0xc3", seen);
+    return 1;
+}
+
+/* b holds a shared slot while c publishes a store; b's unlock is followed by reads that see
+ * it (walTryBeginRead's retry starts reading right after an unlock).  Needs
+ * ACQUIRE_AFTER_UNLOCK. */
+static int check_fence_unlock_acquires(void)
+{
+    trio t;
+    int ok = trio_open(&t, "f-4");
+    EXPECT(ok, "set-up");
+    ok = shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
+    ok = ok && shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
+    t.c.r0[WORD] = 0xc4;
+    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    ok = ok && shm_lock(&t.b, SLOT_B, UNLOCK_SHARED) == SQLITE_OK;
+    uint32_t seen = t.b.r0[WORD];
+    trio_close(&t, "f-4");
+    EXPECT(ok, "a lock call failed");
+    EXPECT(seen == 0xc4, "after its unlock, b reads %#x, not c's published 0xc4", seen);
+    return 1;
+}
+
+/* c publishes a store to the word; a stores to the same word after that and calls the
+ * barrier: a's store is the newer one, so a (and then b) must read it, as with a mapping.
+ * Needs BARRIER_SYNC and BARRIER_RELEASE_FIRST (acquiring first overwrites a's newer store
+ * with c's older one). */
+static int check_fence_barrier_keeps_the_newer_store(void)
+{
+    trio t;
+    int ok = trio_open(&t, "f-5");
+    EXPECT(ok, "set-up");
+    ok = shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
+    t.c.r0[WORD] = 0xc5;
+    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    t.a.r0[WORD] = 0xa5;
+    t.a.f->pMethods->xShmBarrier(t.a.f);
+    uint32_t a_sees = t.a.r0[WORD];
+    ok = ok && shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
+    uint32_t b_sees = t.b.r0[WORD];
+    shm_lock(&t.b, SLOT_B, UNLOCK_SHARED);
+    trio_close(&t, "f-5");
+    EXPECT(ok, "a lock call failed");
+    EXPECT(a_sees == 0xa5, "after its barrier, a reads %#x, not its own newer store 0xa5",
+           a_sees);
+    EXPECT(b_sees == 0xa5, "after a's barrier, b reads %#x, not a's 0xa5", b_sees);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     checks_list_if_asked(argc, argv);
@@ -328,5 +514,12 @@ int main(int argc, char **argv)
     CHECK("registration_errors", check_registration_errors(), "%s", why);
     CHECK("map_out_of_memory", check_map_out_of_memory(), "%s", why);
     CHECK("rollback_after_reset_is_seen", check_rollback_after_reset_is_seen(), "%s", why);
+    CHECK("fence_exclusive_unlock_then_granted_lock",
+          check_fence_exclusive_unlock_then_granted_lock(), "%s", why);
+    CHECK("fence_shared_unlock_publishes", check_fence_shared_unlock_publishes(), "%s", why);
+    CHECK("fence_refused_lock_acquires", check_fence_refused_lock_acquires(), "%s", why);
+    CHECK("fence_unlock_acquires", check_fence_unlock_acquires(), "%s", why);
+    CHECK("fence_barrier_keeps_the_newer_store", check_fence_barrier_keeps_the_newer_store(),
+          "%s", why);
     return checks_done();
 }

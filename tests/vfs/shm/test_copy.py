@@ -47,6 +47,29 @@ def test_rollback_after_reset(tmp_path, build):
         assert "rows of 2" in r.failed.get("rollback_after_reset_is_seen", ""), r.stdout
 
 
+# The fence checks of test_copy.c and the rules each needs (docs/vfs.md, "Copy mode"): with the
+# rule dropped the check fails; with every rule they pass (test_check above).
+FENCE_CHECKS = {
+    "ACQUIRE_AFTER_GRANTED": "fence_exclusive_unlock_then_granted_lock",
+    "RELEASE_BEFORE_EXCL_UNLOCK": "fence_exclusive_unlock_then_granted_lock",
+    "RELEASE_BEFORE_SHARED_UNLOCK": "fence_shared_unlock_publishes",
+    "ACQUIRE_AFTER_REFUSED": "fence_refused_lock_acquires",
+    "ACQUIRE_AFTER_UNLOCK": "fence_unlock_acquires",
+    "BARRIER_SYNC": "fence_barrier_keeps_the_newer_store",
+    "BARRIER_RELEASE_FIRST": "fence_barrier_keeps_the_newer_store",
+}
+
+
+@pytest.mark.parametrize("rule", sorted(FENCE_CHECKS))
+def test_fence_check_fails_without_its_rule(rule):
+    prog = CheckProgram.build("test_copy", [HERE / "test_copy.c"],
+                              vfs_defines=copy_flags(rules_without(rule)))
+    r = prog.run()
+    check = FENCE_CHECKS[rule]
+    assert check in r.failed, f"{check} passed without {rule}:\n{r.stdout}"
+    assert "not" in r.failed[check], r.failed[check]  # the stale or lost value, reported
+
+
 def seeded_workload(root, mode: str, seed: int, steps: int = 400) -> bytes:
     """One task driving several connections in a seeded order: small and large (spilling)
     write transactions, some rolled back, readers holding snapshots across other connections'

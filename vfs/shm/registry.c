@@ -37,9 +37,9 @@
  *   aLock[] convention).  Changed only by atomic read-modify-writes (see "Memory ordering"
  *   below), with or without lock held; a connection's masks follow its own changes, so once
  *   no lock call is in progress the masks add up to exactly these values.
- *   wait_mask: the slots some queued waiter wants; starve_mask: the slots a starving waiter
- *   (one that has waited past the starvation bound) wants.  Written under lock, read without
- *   it by the lock-free paths.
+ *   wait_mask: the slots some queued waiter that a release should wake (one not parked)
+ *   wants; starve_mask: the slots a starving waiter (one that has waited past the starvation
+ *   bound) wants.  Written under lock, read without it by the lock-free paths.
  *   regions[0..nregion): 32 KiB blocks, zeroed when allocated, freed only with the node. */
 struct walkit_shm_node {
     walkit_shm_node *next;
@@ -163,12 +163,16 @@ int walkit_shm_attach(walkit_shm_registry *r, const char *path, int mode, walkit
 #ifndef WALKIT_SHM_SPIN
 #define WALKIT_SHM_SPIN 200
 #endif
-/* Starvation bound: a waiter that has been woken this many times and found its slots taken
- * again (by connections that never waited), or has waited this long, becomes starving: new
- * requests that would conflict with it are refused (or queue behind it) until it is served. */
-#ifndef WALKIT_SHM_STARVE_WAKES
-#define WALKIT_SHM_STARVE_WAKES 2
-#endif
+/* Starvation bound: a waiter that has waited this long becomes starving: new requests that
+ * would conflict with it are refused (or queue behind it) until it is served.  Until then a
+ * waiter that was woken and found its slots taken again (by a connection that never waited,
+ * typically the one that just released them and went on with its next transaction) parks:
+ * it drops out of wait_mask, so the running connection keeps the slots across its next
+ * transactions without a wake (a system call, and the page cache the woken one would have to
+ * re-read) per release, and it sleeps until the bound.  So slots change hands at most about
+ * once per bound while connections that never sleep are waiting (throughput of barging, as
+ * with busy-handler retries), and a waiter's wait stays bounded by the bound plus the
+ * transactions of the starving waiters queued before it. */
 #ifndef WALKIT_SHM_STARVE_US
 #define WALKIT_SHM_STARVE_US 2000
 #endif
@@ -208,7 +212,7 @@ static void publish_waiters(walkit_shm_node *n)
     uint32_t wait = 0, starve = 0;
     for (walkit_shm_conn *w = n->waiters; w; w = w->next_waiter) {
         uint32_t m = SLOTS(w->want_ofst, w->want_n);
-        wait |= m;
+        if (!w->parked) wait |= m;
         if (w->starving) starve |= m | (w->want_excl ? m << STARVE_EXCL_SHIFT : 0);
     }
     __atomic_store_n(&n->wait_mask, wait, __ATOMIC_SEQ_CST);
@@ -222,7 +226,8 @@ static void publish_waiters(walkit_shm_node *n)
  * is served or gives up, so a later release wakes it again; the starvation bound (see
  * walkit_shm_lock) keeps the number of such rounds finite.  A waiter that a starving one
  * would refuse is not woken, nor one already woken that has not yet retried (woken): it will
- * retry anyway, and a second wake would only cost the releaser another system call. */
+ * retry anyway, and a second wake would only cost the releaser another system call; nor a
+ * parked one, which sleeps to its bound (see WALKIT_SHM_STARVE_US). */
 static void wake_waiters(walkit_shm_node *n)
 {
     int sim[WALKIT_SHM_NLOCK];
@@ -231,7 +236,7 @@ static void wake_waiters(walkit_shm_node *n)
     for (walkit_shm_conn *w = n->waiters; w; w = w->next_waiter) {
         uint32_t m = SLOTS(w->want_ofst, w->want_n);
         if (!fits(sim, w->want_ofst, w->want_n, w->want_excl)) continue;
-        if (!w->starving && passes_starving(starve, m, w->want_excl)) continue;
+        if (w->parked || (!w->starving && passes_starving(starve, m, w->want_excl))) continue;
         for (int i = w->want_ofst; i < w->want_ofst + w->want_n; i++)
             sim[i] = w->want_excl ? -1 : sim[i] + 1;
         if (w->woken) continue;
@@ -393,6 +398,7 @@ static void enqueue(walkit_shm_conn *c, int ofst, int n_slots, int exclusive)
     /* a wake left over from an earlier wait (given after c was served) is not for this one */
     (void)walkit_os_sem_take(c->wake, WALKIT_OS_NO_WAIT);
     c->starving = 0;
+    c->parked = 0;
     c->woken = 0;
     c->waiting = 1;
     c->next_waiter = NULL;
@@ -412,6 +418,7 @@ static void dequeue(walkit_shm_conn *c)
     c->next_waiter = NULL;
     c->waiting = 0;
     c->starving = 0;
+    c->parked = 0;
     publish_waiters(n);
 }
 
@@ -454,18 +461,24 @@ static int lock_blocking(walkit_shm_conn *c, int ofst, int n_slots, int exclusiv
             }
             uint64_t now = walkit_os_monotonic_us();
             if (timeout_ms == 0 || (timeout_ms > 0 && now >= deadline)) break;
-            if (!c->starving &&
-                (woken >= WALKIT_SHM_STARVE_WAKES || now - start >= WALKIT_SHM_STARVE_US)) {
-                c->starving = 1; /* from now on served before newcomers */
+            if (!c->starving && now - start >= WALKIT_SHM_STARVE_US) {
+                c->starving = 1; /* from now on served before newcomers, and woken again */
+                c->parked = 0;
                 publish_waiters(n);
-                continue;
+                continue; /* the retry after the publication: no lost wake-up */
+            }
+            if (!c->starving && !c->parked && woken > 0) {
+                c->parked = 1; /* woken and beaten to the slots: sleep to the bound */
+                publish_waiters(n);
             }
             int32_t ms = timeout_ms < 0 ? WALKIT_OS_FOREVER
                                         : (int32_t)((deadline - now + 999u) / 1000u);
-            if (!c->starving && timeout_ms > 0) {
-                /* wake up in time to become starving even if nobody releases */
-                int32_t bound = (int32_t)((WALKIT_SHM_STARVE_US + 999u) / 1000u);
-                if (ms > bound) ms = bound;
+            if (!c->starving && (timeout_ms > 0 || c->parked)) {
+                /* wake up in time to become starving even if nobody releases (a parked
+                 * waiter is woken by nothing else) */
+                uint64_t left = start + WALKIT_SHM_STARVE_US - now;
+                int32_t bound = (int32_t)((left + 999u) / 1000u);
+                if (ms == WALKIT_OS_FOREVER || ms > bound) ms = bound;
             }
             walkit_mutex_leave(n->lock, "shm lock wait");
             int trc = walkit_os_sem_take(c->wake, ms);

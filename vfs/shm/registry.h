@@ -17,8 +17,10 @@
  * (SQLITE_ENABLE_SETLK_TIMEOUT builds, through SQLITE_FCNTL_LOCK_TIMEOUT), spins briefly and
  * then waits for a release on the connection's own semaphore, returning SQLITE_BUSY_TIMEOUT if
  * the time runs out.  A release wakes waiters without reserving the slot for them (a running
- * caller may take it first); a waiter refused that way, or waiting long, becomes starving and
- * is then served before new requests that conflict with it.  No mutex is held while waiting.
+ * caller may take it first); a waiter that loses the slot that way parks: releases no longer
+ * wake it, so the running caller keeps the slot (and its warm page cache) without paying a
+ * wake per release, until the starvation bound, when the waiter becomes starving and is then
+ * served before new requests that conflict with it.  No mutex is held while waiting.
  * It never waits for a holder driven by the calling task itself (two connections used by one
  * task, or every conflict on a single-task port): that holder cannot release while its task
  * waits, so such a conflict fails at once, whatever the timeout.
@@ -45,8 +47,8 @@ typedef struct walkit_shm_conn walkit_shm_conn;
  *   task: walkit_os_task_id() of the task that made the connection's latest xShmLock call, i.e.
  *     the task driving the connection.  It is what tells a holder the caller could never wait
  *     for (see walkit_shm_lock).
- *   waiting, starving, woken, next_waiter, want_*: written under node's mutex, waiting and
- *     starving only by the owner (which may read them without it).
+ *   waiting, starving, parked, woken, next_waiter, want_*: written under node's mutex,
+ *     waiting, starving and parked only by the owner (which may read them without it).
  *   wake: created by the owner on its first blocking wait; taken only by the owner, given by
  *     releasers under node's mutex.
  *   mode_data: the WAL-index mode's per-connection state; used by the owner only. */
@@ -58,6 +60,7 @@ struct walkit_shm_conn {
     uintptr_t task;            /* the task driving this connection (0 before its first lock) */
     int waiting;               /* on node's waiter list (FIFO) */
     int starving;              /* waited past the starvation bound: served before newcomers */
+    int parked;                /* woken, lost the slot: sleeps to the starvation bound, unwoken */
     int woken;                 /* its semaphore was given and it has not retried since */
     walkit_shm_conn *next_waiter;
     uint8_t want_ofst, want_n, want_excl; /* the request it waits for */

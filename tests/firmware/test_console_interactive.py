@@ -18,8 +18,9 @@ def term(target):
 
     def type_keys(keys: bytes, prompt: bytes = rb"(?:\w{1,15}|   \.\.\.)> $") -> str:
         link.write(keys)
-        # QEMU's PL011 takes host bytes at about 12 KiB/s: allow for the 70 KB line below.
-        m = link.expect(prompt, 30, f"prompt after typing {keys[:40]!r}")
+        # QEMU's PL011 takes host bytes at about 12 KiB/s on an idle machine, several times
+        # slower on a loaded one: the wait grows with what was typed (the 70 KB line below).
+        m = link.expect(prompt, 30 + len(keys) / 1000, f"prompt after typing {keys[:40]!r}")
         return m.string[:m.start()].decode("utf-8", "replace")
 
     type_keys(b"")  # the prompt printed after the mode switch

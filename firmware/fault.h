@@ -14,7 +14,7 @@
  *   FAULT_TORN  a program leaves a prefix of whole 32-bit words (seeded length, shorter than
  *               the operation); an erase leaves seeded words of the block with their old data.
  *   FAULT_OOO   operation N does not happen and every block programmed or erased since the
- *               last littlefs sync (fault_sync) reverts, by a seeded coin per block, to its
+ *               last sync point (fault_sync) reverts, by a seeded coin per block, to its
  *               contents at that sync (a write-back cache that lost its unsynced writes out of
  *               order).  The undo log holds at most FAULT_UNDO_BLOCKS blocks of erase_block
  *               bytes each, allocated once at arming (FAULT_UNDO_BLOCKS x 256 KiB = 1 MiB on
@@ -65,8 +65,8 @@ const fault_state *fault_get(void);
  * the same image make the same flash operations. */
 void fault_seed(uint64_t seed);
 
-/* littlefs's lfs_config.sync (flash_bd.c): a sync point.  Everything written before it is
- * durable; the OOO undo log restarts empty. */
+/* A sync point: littlefs's lfs_config.sync (flash_bd.c) and the flash pool's barriers
+ * (pool_mount.c).  Everything written before it is durable; the OOO undo log restarts empty. */
 void fault_sync(void);
 
 #endif

@@ -40,56 +40,49 @@ static void sqlite_log(void *arg, int code, const char *msg)
     fw_log("sqlite: %s (%d)", line, code);
 }
 
-/* Registers the VFS three times over the same filesystem: "walkit" (the default; the WAL-index
- * in shared heap memory, so WAL works with normal locking and many connections),
- * "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE, the smallest
- * configuration) and "walkit-copy" (the WAL-index copied between private copies and a shared
- * area no connection maps, for connections that cannot share memory).  A URI filename picks
- * one: file:/db?vfs=walkit-copy.  The connections of one database must all use one of
- * "walkit" and "walkit-copy" at a time. */
+/* The VFS names the firmware registers, one line per name.  On littlefs: "walkit" (the
+ * default; the WAL-index in shared heap memory, so WAL works with normal locking and many
+ * connections), "walkit-noshm" (no xShm methods at all: WAL only with locking_mode=EXCLUSIVE,
+ * the smallest configuration) and "walkit-copy" (the WAL-index copied between private copies
+ * and a shared area no connection maps, for connections that cannot share memory); the
+ * connections of one database must all use one of "walkit" and "walkit-copy" at a time.  On
+ * the flash pool, when it is mounted: "pool".  A URI filename picks a name other than the
+ * default: file:/db?vfs=walkit-copy, file:/x.db?vfs=pool.  Files, locks and WAL-indexes belong
+ * to the storage, so every name on one storage shares them. */
+enum { ON_LITTLEFS, ON_POOL, STORAGES };
+static const struct vfs_line {
+    const char *name;
+    int on;
+    walkit_shm_mode shm_mode;
+    int make_default, page_checksums;
+} vfs_table[] = {
+    { "walkit", ON_LITTLEFS, WALKIT_SHM_HEAP, 1, 1 },
+    { "walkit-noshm", ON_LITTLEFS, WALKIT_SHM_NONE, 0, 1 },
+    { "walkit-copy", ON_LITTLEFS, WALKIT_SHM_COPY, 0, 1 },
+    { "pool", ON_POOL, WALKIT_SHM_HEAP, 0, 0 },
+};
+
+/* Registers every line of vfs_table whose storage is there. */
 static int register_vfs(fs_mount *fs)
 {
-    walkit_config cfg = WALKIT_CONFIG_DEFAULT;
-    const walkit_storage *backend;
+    const walkit_storage *storage[STORAGES] = { NULL, fs->pool.storage };
     sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, (void *)0); /* before sqlite3_initialize */
     int rc = walkit_init();
-    if (rc != SQLITE_OK || !fs_mount_lfs(fs)) return rc;
-    backend = walkit_storage_littlefs(fs_mount_lfs(fs));
-    if (!backend) return SQLITE_NOMEM;
-    cfg.storage = backend;
-    cfg.page_checksums = 1;
-    rc = walkit_register(&cfg);
-    if (rc == SQLITE_OK) {
-        walkit_config noshm = WALKIT_CONFIG_DEFAULT;
-        noshm.vfs_name = "walkit-noshm";
-        noshm.storage = backend;
-        noshm.shm_mode = WALKIT_SHM_NONE;
-        noshm.make_default = 0;
-        noshm.page_checksums = 1;
-        rc = walkit_register(&noshm);
-    }
-    if (rc == SQLITE_OK) {
-        walkit_config copy = WALKIT_CONFIG_DEFAULT;
-        copy.vfs_name = "walkit-copy";
-        copy.storage = backend;
-        copy.shm_mode = WALKIT_SHM_COPY;
-        copy.make_default = 0;
-        copy.page_checksums = 1;
-        rc = walkit_register(&copy);
+    if (rc != SQLITE_OK) return rc;
+    if (fs_mount_lfs(fs) && !(storage[ON_LITTLEFS] = walkit_storage_littlefs(fs_mount_lfs(fs))))
+        return SQLITE_NOMEM;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof vfs_table / sizeof vfs_table[0]; i++) {
+        const struct vfs_line *v = &vfs_table[i];
+        walkit_config cfg = WALKIT_CONFIG_DEFAULT;
+        if (!storage[v->on]) continue;
+        cfg.vfs_name = v->name;
+        cfg.storage = storage[v->on];
+        cfg.shm_mode = v->shm_mode;
+        cfg.make_default = v->make_default;
+        cfg.page_checksums = v->page_checksums;
+        rc = walkit_register(&cfg);
     }
     return rc;
-}
-
-/* Registers "pool" on the flash pool, when it is mounted (not the default VFS: a URI picks it,
- * file:/x.db?vfs=pool).  Files, locks and WAL-indexes there are the pool's own. */
-static int register_pool_vfs(fs_mount *fs)
-{
-    walkit_config cfg = WALKIT_CONFIG_DEFAULT;
-    if (!fs->pool.storage) return SQLITE_OK;
-    cfg.vfs_name = "pool";
-    cfg.storage = fs->pool.storage;
-    cfg.make_default = 0;
-    return walkit_register(&cfg);
 }
 
 int main(void)
@@ -106,7 +99,6 @@ int main(void)
     fs_mount_boot(&fs, flash);
     pool_mount_boot(&fs.pool, flash);
     rc = register_vfs(&fs);
-    if (rc == SQLITE_OK) rc = register_pool_vfs(&fs);
     if (rc != SQLITE_OK) fw_log("SQLite/VFS initialisation failed: %s", sqlite3_errstr(rc));
     console_main(&fs);
     return 0;

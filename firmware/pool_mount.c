@@ -1,6 +1,7 @@
 /* pool_mount.c: the flash pool on the board's pool partition (policy in pool_mount.h). */
 #include <string.h>
 
+#include "fault.h"
 #include "log.h"
 #include "pool_mount.h"
 
@@ -43,6 +44,16 @@ static int pool_erase(void *ctx, uint32_t off)
     return logged(flash_erase(f, f->pool_offset + off), "erase", off);
 }
 
+/* NOR has no write cache: every program and erase is durable when it returns.  The pool's
+ * barriers are still the sync points of the fault hook's out-of-order model (fault.h), as
+ * littlefs's syncs are (flash_bd.c). */
+static int pool_sync(void *ctx)
+{
+    (void)ctx;
+    fault_sync();
+    return 0;
+}
+
 void pool_mount_boot(pool_mount *pm, flash_dev *flash)
 {
     memset(pm, 0, sizeof *pm);
@@ -51,8 +62,10 @@ void pool_mount_boot(pool_mount *pm, flash_dev *flash)
         pm->state = POOL_NONE;
         return;
     }
-    pm->bd = (walkit_flashpool_bd){flash, pool_read, pool_prog, pool_erase, flash->pool_size,
-                                   flash->erase_block, flash->prog_size, flash->read_size};
+    pm->bd = (walkit_flashpool_bd){.ctx = flash, .read = pool_read, .prog = pool_prog,
+                                   .erase = pool_erase, .sync = pool_sync,
+                                   .size = flash->pool_size, .erase_block = flash->erase_block,
+                                   .prog_size = flash->prog_size, .read_size = flash->read_size};
     walkit_flashpool_config cfg = {&pm->bd, 0, 0};
     int how = 0;
     int rc = walkit_storage_flashpool(&cfg, &pm->storage, &how);

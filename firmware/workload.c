@@ -129,8 +129,8 @@ static int fail(wl_ctx *c, sqlite3 *db, int rc, const char *what, int64_t k)
 
 static int open_conn(const char *path, const char *sync, int create, sqlite3 **db)
 {
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
-                             NULL);
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI |
+                                           (create ? SQLITE_OPEN_CREATE : 0), NULL);
     if (rc != SQLITE_OK) return rc;
     char *sql = sqlite3_mprintf("PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
                                 "PRAGMA wal_autocheckpoint=16;", sync);
@@ -279,7 +279,7 @@ void workload_check(const char *path, uint64_t seed, con_sink *sink)
     char integrity[128] = "missing";
     int64_t k = -1, stored = 0, tables = 0;
     uint64_t scanned = 0;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL);
     if (rc == SQLITE_CANTOPEN) { /* never created: the state before transaction 0 */
         sqlite3_close(db);
         db = NULL;

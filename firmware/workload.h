@@ -24,7 +24,8 @@
 #include <stdint.h>
 #include "console.h"
 
-/* sync: "full" or "normal" (PRAGMA synchronous of every connection). */
+/* path: a file name or a URI filename, which picks the storage (file:/wl.db?vfs=pool: the
+ * flash pool); sync: "full" or "normal" (PRAGMA synchronous of every connection). */
 void workload_run(const char *path, uint64_t seed, int64_t txns, const char *sync, con_sink *sink);
 void workload_check(const char *path, uint64_t seed, con_sink *sink);
 

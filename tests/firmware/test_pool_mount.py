@@ -70,3 +70,22 @@ def test_corrupt_pool_is_reported_never_reformatted(target_factory, walkit_board
     after = t.flash.read_bytes()[f.pool_offset:f.pool_offset + f.pool_size]
     assert hashlib.sha256(after).digest() == hashlib.sha256(before).digest(), \
         "the firmware wrote to a corrupt pool partition"
+
+
+def test_pool_barriers_are_sync_points_of_the_fault_hook(target):
+    """The pool's barriers reach fault.c (its out-of-order model reverts only what was written
+    since the last one): a commit at synchronous=FULL on the pool is at least one sync point,
+    and creating the database (state-log records) makes more."""
+    c = target.console
+    c.request(".fault", "arm", "0", "nor", "3")
+    db = target.session().connect(POOL_DB)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t(x)")
+    before = dict(c.request(".fault", "status").rows)
+    assert before["syncs"] > 0 and before["ops"] > 0
+    for i in range(5):
+        db.execute(f"INSERT INTO t VALUES ({i})")
+    after = dict(c.request(".fault", "status").rows)
+    assert after["syncs"] >= before["syncs"] + 5, (before, after)
+    c.request(".fault", "off")

@@ -1,7 +1,8 @@
 """The ``session`` fixture: one walkit.sql.Session per test, for every place the scenarios run.
 
 BACKENDS lists them.  "native" is walkit's VFS compiled into this process (walkit.native, the
-hostfile backend over the test's tmp_path).  A board name runs the same scenarios on that
+hostfile backend over the test's tmp_path); "native/pool" is the same VFS on the flash pool over
+an emulated NOR partition, saved in tmp_path when the session closes.  A board name runs the same scenarios on that
 board's firmware console (littlefs on its flash): one more line in BACKENDS, opened with
 ``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
 error, not a skip: listing a board means the scenarios are expected to pass there).  Boards
@@ -13,7 +14,7 @@ The scenarios run once per WAL-index mode in SHM_MODES: "heap" (the default VFS)
 (vfs/shm/copy.c: private copies synchronised with a shared area).  Native sessions register
 their VFS in that mode; on a board, copy-mode connections are opened through the firmware's
 "walkit-copy" VFS (a URI filename, file:/PATH?vfs=walkit-copy).  The firmware registers copy
-mode on its littlefs only, so the pool storages run in heap mode.
+mode on its littlefs only, so the boards' pool storages run in heap mode.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 
 BACKENDS = [
     "native",
+    "native/pool",
     "host-sim",
     "host-sim/pool",
     pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
@@ -44,7 +46,7 @@ def _cases():
         name = b.values[0] if hasattr(b, "values") else b
         marks = b.marks if hasattr(b, "marks") else ()
         for mode in SHM_MODES:
-            if mode == "copy" and name.endswith("/pool"):
+            if mode == "copy" and name.endswith("/pool") and name != "native/pool":
                 continue
             yield pytest.param((name, mode), marks=marks, id=f"{name}-{mode}")
 
@@ -65,10 +67,10 @@ class VfsSession:
 
 
 def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
-    if name == "native":
+    if name.partition("/")[0] == "native":
         from walkit.native import open_session
 
-        return open_session(tmp_path, shm_mode)
+        return open_session(tmp_path, shm_mode, storage=name.partition("/")[2] or "hostfile")
     target = importlib.import_module("walkit.target")
     factory = getattr(target, "open_session", None)
     if factory is None:
@@ -93,8 +95,10 @@ def session(request, tmp_path):
         return
     if backend.endswith("/pool"):
         from walkit.image.pool import pool_of_image
+        from walkit.native import saved_pool
 
-        pool = pool_of_image(tmp_path / "flash.img", backend.partition("/")[0])
+        pool = saved_pool(tmp_path) if backend == "native/pool" else \
+            pool_of_image(tmp_path / "flash.img", backend.partition("/")[0])
         names = [n.decode(errors="surrogateescape") for n in pool.contents]
     else:
         from walkit.image import open_image

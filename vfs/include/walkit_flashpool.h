@@ -24,15 +24,20 @@ extern "C" {
  *   prog:  off and n multiples of prog_size; the pool only programs words that are erased
  *          (all 0xFF), as NOR requires, and never the same word twice between erases;
  *   erase: one erase block at off (a multiple of erase_block); afterwards it reads all 0xFF.
- * A program or erase is durable when it returns.  Geometry: powers of two, read_size <=
- * prog_size <= 32, erase_block at least 1 KiB and a multiple of both, size a multiple
- * of erase_block. */
+ *   sync:  optional (NULL: every program and erase is durable when it returns, as on NOR).
+ *          A device with a write-back cache makes everything before the call durable here.
+ *          The pool calls it where its ordering needs earlier operations on flash before
+ *          later ones: after every erase, before and after every state-log record, and at
+ *          the end of every storage sync (docs/flashpool.md, "Ordering").
+ * Geometry: powers of two, read_size <= prog_size <= 32, erase_block at least 1 KiB and a
+ * multiple of both, size a multiple of erase_block. */
 typedef struct walkit_flashpool_bd {
     void *ctx;
     int (*read)(void *ctx, uint32_t off, void *buf, uint32_t n);
     int (*prog)(void *ctx, uint32_t off, const void *buf, uint32_t n);
     int (*erase)(void *ctx, uint32_t off);
     uint32_t size, erase_block, prog_size, read_size;
+    int (*sync)(void *ctx);
 } walkit_flashpool_bd;
 
 typedef struct walkit_flashpool_config {

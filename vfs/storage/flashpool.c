@@ -29,7 +29,10 @@
  *    block can end in a torn record, and mount seals it (SEAL record) before writing on;
  *  - a block's FREE record is written only after the records superseding its bytes are on
  *    flash (cleaner copies included);
- *  - TRUNC carries a sequence number: older records are clipped to its size on replay.
+ *  - TRUNC carries a sequence number: older records are clipped to its size on replay;
+ *  - on a device that may reorder what it has not synced (bd.sync), a barrier follows every
+ *    erase and surrounds every state-log record, so each of the orders above also holds on
+ *    flash, and a block lost from a write-back cache reads erased, never as its old data.
  *
  * Durability: without relaxed durability every write is programmed before it returns.  With it
  * (cfg.relaxed_bytes) writes wait in one RAM queue, in issue order, until a sync or the bound.
@@ -209,6 +212,17 @@ static int fp_prog(fp_pool *p, uint32_t addr, const void *buf, uint32_t n)
     return n == 0 || p->bd.prog(p->bd.ctx, addr, buf, n) == 0 ? WALKIT_ST_OK : WALKIT_ST_IO;
 }
 
+/* The device's write barrier (bd.sync; none on NOR, where every operation is durable when it
+ * returns): everything programmed or erased before it is on flash before anything after it. */
+static int fp_barrier(fp_pool *p)
+{
+#ifdef WALKIT_FLASHPOOL_PLANT_NO_BARRIER
+    /* A planted bug for tests/vfs/storage/test_flashpool.py: the device is never synced. */
+    return WALKIT_ST_OK;
+#endif
+    return !p->bd.sync || p->bd.sync(p->bd.ctx) == 0 ? WALKIT_ST_OK : WALKIT_ST_IO;
+}
+
 static int fp_is_blank(fp_pool *p, uint32_t addr, uint32_t n, int *blank)
 {
     *blank = 1;
@@ -221,7 +235,9 @@ static int fp_is_blank(fp_pool *p, uint32_t addr, uint32_t n, int *blank)
     return WALKIT_ST_OK;
 }
 
-/* Erases a block unless it already reads blank; counts the erase (data blocks). */
+/* Erases a block unless it already reads blank; counts the erase (data blocks).  The erase is
+ * on flash before anything is written into the block (a lost write then leaves it erased, never
+ * with the data it held before). */
 static int fp_erase_block(fp_pool *p, uint32_t b, int force)
 {
     int blank = 0, rc;
@@ -229,7 +245,7 @@ static int fp_erase_block(fp_pool *p, uint32_t b, int force)
     if (blank) return WALKIT_ST_OK;
     if (p->bd.erase(p->bd.ctx, b * p->bs) != 0) return WALKIT_ST_IO;
     if (b >= p->first_data) p->blk[b].ec++;
-    return WALKIT_ST_OK;
+    return fp_barrier(p);
 }
 
 /* ---- the state log */
@@ -255,7 +271,9 @@ static int fp_log_put(fp_pool *p, int area, uint32_t at, int type, const void *p
 static int fp_compact(fp_pool *p);
 
 /* Appends a delta record to the active area, compacting into the other area first when it
- * does not fit. */
+ * does not fit.  Barriers on both sides: what the record relies on (the records that supersede
+ * a freed block's bytes, an allocated block's erase) is on flash before it, and it is on flash
+ * before anything that relies on it (a freed block's next erase). */
 static int fp_log(fp_pool *p, int type, const void *payload, uint32_t len)
 {
     uint32_t size, need = fp_align(p, FP_LHDR + len);
@@ -264,11 +282,12 @@ static int fp_log(fp_pool *p, int type, const void *payload, uint32_t len)
         if ((rc = fp_compact(p)) != WALKIT_ST_OK) return rc;
         if (p->log_used + need > p->area_bytes) return WALKIT_ST_NOSPC;
     }
+    if ((rc = fp_barrier(p)) != WALKIT_ST_OK) return rc;
     rc = fp_log_put(p, p->active, p->log_used, type, payload, len, &size);
     /* A failed program may have left part of the record: nothing more goes after it; the
      * next record goes to a fresh area through a compaction. */
     p->log_used = rc == WALKIT_ST_OK ? p->log_used + size : p->area_bytes;
-    return rc;
+    return rc == WALKIT_ST_OK ? fp_barrier(p) : rc;
 }
 
 /* Writes the whole state as a snapshot into the other area (erased first) and makes it the
@@ -328,7 +347,7 @@ static int fp_compact(fp_pool *p)
     p->gen = gen;
     p->log_used = at;
     p->compactions++;
-    return WALKIT_ST_OK;
+    return fp_barrier(p);
 }
 
 /* ---- extent maps (pool lock held) */
@@ -831,6 +850,7 @@ static int fp_sync(void *ctx, walkit_storage_file *h, int data_only)
     (void)h, (void)data_only;
     walkit_mutex_enter(p->lock, "flashpool sync");
     int rc = fp_flush(p);
+    if (rc == WALKIT_ST_OK) rc = fp_barrier(p);
     walkit_mutex_leave(p->lock, "flashpool sync");
     return rc;
 }
@@ -1025,8 +1045,12 @@ static int fp_area_read(fp_pool *p, int area, int apply, fp_area_view *v)
         }
         if ((rc = fp_read_raw(p, base + at + FP_LHDR, p->gcbuf, len)) != WALKIT_ST_OK) return rc;
         if (fp_crc(fp_crc(0, h, 4), p->gcbuf, len) != get32(h + 4)) {
+#ifndef WALKIT_FLASHPOOL_PLANT_NO_LOG_CRC
+            /* (A planted bug for tests/host/campaign/test_campaign.py: a torn state-log record is
+             * replayed as if it were whole.) */
             v->torn = 1;
             break;
+#endif
         }
         if (at == 0) {
             if (h[0] != FPL_HDR || len != 36 || get32(p->gcbuf) != FP_AREA_MAGIC) break;

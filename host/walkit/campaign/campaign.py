@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import WalkitError
+from .oracle import target_path
 from .points import select_points
 from .runner import MODELS, dry_run, run_point
 
@@ -52,7 +53,8 @@ class Config:
 
 
 def prepare_base(board: str, image: Path, workdir: Path) -> Path:
-    """A formatted, empty filesystem image: one boot of a blank image and a clean shutdown."""
+    """A formatted, empty image (littlefs and, on a board with one, the flash pool): one boot of
+    a blank image and a clean shutdown."""
     from ..image import create_image
     from ..target import Target
 
@@ -97,8 +99,7 @@ def _executor(cfg: Config):
 
 def run_campaign(cfg: Config, on_result: Callable[[dict], None] | None = None) -> dict:
     """Runs the campaign cfg describes and returns its report (module docstring)."""
-    if cfg.storage != "littlefs":
-        raise WalkitError(f"--storage {cfg.storage}: only littlefs is available")
+    target_path(cfg.storage)  # a known storage, or a one-line error
     for m in cfg.models:
         if m not in MODELS:
             raise WalkitError(f"--model {m}: expected one of {', '.join(MODELS)} or all")
@@ -111,14 +112,17 @@ def run_campaign(cfg: Config, on_result: Callable[[dict], None] | None = None) -
     from ..build import build
 
     board = load_board(cfg.board)
+    if cfg.storage == "pool" and not board.flash.pool_size:
+        raise WalkitError(f"--storage pool: board {board.name} has no pool partition "
+                          "(board.toml [flash] pool_size)")
     image = Path(cfg.image) if cfg.image else build(board.name)
     own = cfg.workdir is None
     workdir = Path(cfg.workdir or tempfile.mkdtemp(prefix="walkit-campaign-"))
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     base = prepare_base(board.name, image, workdir)
-    common = dict(board=board.name, image=str(image), base=str(base), workdir=str(workdir),
-                  seed=cfg.seed, wseed=cfg.seed, txns=cfg.txns)
+    common = dict(board=board.name, storage=cfg.storage, image=str(image), base=str(base),
+                  workdir=str(workdir), seed=cfg.seed, wseed=cfg.seed, txns=cfg.txns)
     dry = {}
     specs = []
     for sync in cfg.syncs:

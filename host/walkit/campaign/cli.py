@@ -14,7 +14,8 @@ def register(sub) -> None:
                        "once per cut point with the power cut at that operation, and verifies each "
                        "recovered image on the target and on the host (docs/recovery.md).")
     p.add_argument("--board", "-b", default=os.environ.get("WALKIT_BOARD", "qemu-virt-a15"))
-    p.add_argument("--storage", default="littlefs", help="storage backend (littlefs)")
+    p.add_argument("--storage", default="littlefs",
+                   help="where the database is: littlefs (default) or pool (the flash pool)")
     p.add_argument("--model", default="nor",
                    help="nor, torn, ooo, double, a comma list, or all (default nor)")
     p.add_argument("--sync", default="full", help="synchronous level: full, normal or both")
@@ -48,7 +49,7 @@ def cmd_campaign(args) -> int:
         report = run_script_campaign(args.workload, board=args.board, models=models, syncs=syncs,
                                      points=args.points, seed=args.seed, check=args.check,
                                      image=args.image, workdir=args.workdir,
-                                     json_path=args.json_path)
+                                     json_path=args.json_path, storage=args.storage)
     else:
         cfg = Config(board=args.board, storage=args.storage, models=models, syncs=syncs,
                      seed=args.seed, txns=args.txns, points=args.points, jobs=args.jobs,

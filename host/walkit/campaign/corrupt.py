@@ -29,6 +29,7 @@ from ..console import TargetError, TargetTimeout
 from ..sql import SqlError
 from ..target import Target
 from . import oracle
+from .runner import booted, check_on_target, keep_failure
 
 KINDS = ("flip", "zero", "truncate")
 WHERES = ("db", "wal", "fs")
@@ -103,8 +104,8 @@ def damage(good: Path, out: Path, board: str, case: dict) -> str:
 
 def classify_target(row) -> tuple:
     integrity, k, stored, scanned, expected = row
-    if integrity in ("ok", "missing") and (k < 0 or stored & MASK == scanned & MASK == expected & MASK):
-        return ("ok", k, scanned & MASK)
+    if integrity in ("ok", "missing") and (k < 0 or stored == scanned == expected):
+        return ("ok", k, scanned)
     return ("bad",)
 
 
@@ -127,25 +128,21 @@ def run_case(spec: dict) -> dict:
     flash = d / "flash.img"
     res = {"index": spec["index"], "where": spec["where"], "kind": spec["kind"], "ok": False,
            "reason": "", "seed": spec["seed"]}
-    t = None
     try:
         res["damage"] = damage(Path(spec["good"]), flash, spec["board"], spec)
         host = classify_host(flash, spec["board"])
         before = flash.read_bytes()
-        t = Target(spec["board"], image=spec["image"], flash=flash, workdir=d, timeout=60.0)
-        t.boot()
-        if "formatted" in t.boot_output:
-            raise WalkitError("the firmware reformatted a damaged flash")
-        mounted = "littlefs mounted" in t.boot_output
-        try:
-            row = t.console.request(".workload", "check", oracle.DB, str(spec["wseed"]),
-                                    timeout=60.0).rows[0]
-            got = classify_target(row)
-        except SqlError as e:
-            got = ("bad",)
-            res["target_error"] = str(e)
-        t.console.ping(timeout=30.0)  # still answering
-        t.power_cut()
+        with booted(spec, flash, d, timeout=60.0) as t:
+            if "formatted" in t.boot_output:
+                raise WalkitError("the firmware reformatted a damaged flash")
+            mounted = "littlefs mounted" in t.boot_output
+            try:
+                got = classify_target(check_on_target(t, spec, 60.0))
+            except SqlError as e:
+                got = ("bad",)
+                res["target_error"] = str(e)
+            t.console.ping(timeout=30.0)  # still answering
+            t.power_cut()
         if not mounted and flash.read_bytes() != before:
             raise WalkitError("the firmware wrote to a flash it could not mount")
         res["target"], res["host"] = list(got), list(host)
@@ -156,15 +153,10 @@ def run_case(spec: dict) -> dict:
         res["reason"] = "hang: " + str(e).splitlines()[0]
     except (WalkitError, TargetError, OSError) as e:
         res["reason"] = str(e).splitlines()[0]
-    finally:
-        if t is not None:
-            t.close()
     res["seconds"] = time.monotonic() - t0
     if res["ok"]:
         shutil.rmtree(d, ignore_errors=True)
     else:
-        from .runner import keep_failure
-
         keep_failure(d, flash)
         res["kept"] = str(d)
     return res
@@ -189,7 +181,8 @@ def corruption_campaign(board: str, *, images: int = 200, seed: int = 1, txns: i
     base = prepare_base(board, image, wd)
     good = make_good_image(board, image, base, wd / "good.img", seed, txns)
     cases = [(w, k) for w in WHERES for k in KINDS if not (w == "fs" and k == "truncate")]
-    specs = [dict(board=board, image=str(image), good=str(good), workdir=str(wd), index=i,
+    specs = [dict(board=board, storage="littlefs", image=str(image), good=str(good),
+                  workdir=str(wd), index=i,
                   where=cases[i % len(cases)][0], kind=cases[i % len(cases)][1],
                   seed=mix(seed, i), wseed=seed) for i in range(images)]
     with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:

@@ -3,7 +3,8 @@
 The target answers ``.workload check`` with (integrity, k, stored, scanned, expected): the
 integrity_check line, the last committed transaction k (-1: no schema committed), the digest
 stored with k, the digest of the rows as read and the digest transaction k must leave.  The
-host reads the same image on its own (littlefs-python, Python's sqlite3) into the same tuple.
+host reads the same image on its own (littlefs-python or walkit.image.pool, whichever storage
+the database is on, then Python's sqlite3) into the same tuple.
 A recovered state is right when:
 
 * integrity_check says ``ok`` (or the database was never created, k = -1);
@@ -29,6 +30,15 @@ from .. import WalkitError
 
 MASK = (1 << 64) - 1
 DB = "/wl.db"
+STORAGES = ("littlefs", "pool")
+
+
+def target_path(storage: str, db: str = DB) -> str:
+    """What the target opens for ``db`` on ``storage``: littlefs is the default VFS, the flash
+    pool is the firmware's "pool" VFS, picked by a URI filename."""
+    if storage not in STORAGES:
+        raise WalkitError(f"--storage {storage}: expected one of {', '.join(STORAGES)}")
+    return db if storage == "littlefs" else f"file:{db}?vfs=pool"
 
 
 def row_crc(rid: int, ver: int, body: bytes) -> int:
@@ -54,14 +64,17 @@ def check_sqlite(path: Path) -> tuple[str, int, int, int]:
         con.close()
 
 
-def check_image(flash: Path, board: str, db: str = DB) -> tuple[str, int, int, int]:
+def check_image(flash: Path, board: str, db: str = DB,
+                storage: str = "littlefs") -> tuple[str, int, int, int]:
     """The host's own reading of a flash image: the database and its WAL copied out of the
-    littlefs with littlefs-python, then :func:`check_sqlite`.  ("missing", -1, 0, 0) when the
-    database file does not exist.  Raises WalkitError when the filesystem or the database
-    cannot be read."""
+    littlefs (littlefs-python) or the flash pool partition (walkit.image.pool), then
+    :func:`check_sqlite`.  ("missing", -1, 0, 0) when the database file does not exist.  Raises
+    WalkitError when the filesystem, the pool or the database cannot be read."""
     from ..image import open_image
+    from ..image.pool import open_pool
 
-    with open_image(flash, board) as img:
+    target_path(storage, db)  # a known storage
+    with (open_pool if storage == "pool" else open_image)(flash, board) as img:
         if not img.exists(db):
             return "missing", -1, 0, 0
         files = {db: img.read(db)}

@@ -3,7 +3,8 @@
 A point is a plain dict (so it travels to a process pool or a Dask worker) and its result is
 one too.  Running point N:
 
-1. copy the campaign's base image (a formatted, empty littlefs) to the point's folder;
+1. copy the campaign's base image (a formatted, empty littlefs and flash pool) to the point's
+   folder;
 2. boot, ``.fault arm N MODEL SEED``, ``.workload run``: the board stops dead at operation N
    (exit status EXIT_CUT); the acknowledgements it printed are read from the console log;
 3. ``double`` only: boot, arm a second cut at a seeded operation of the recovery
@@ -12,21 +13,27 @@ one too.  Running point N:
 4. the host reads the image on its own (oracle.check_image);
 5. boot, ``.workload check``; the oracle (oracle.judge) says whether the state is right.
 
+The database is on the spec's ``storage``: littlefs (``/wl.db``) or the flash pool
+(``file:/wl.db?vfs=pool``, oracle.target_path).
+
 Every boot of a point runs one QEMU (or host-sim) process; a point costs two boots (three
 for ``double``).  A failing point keeps its flash image (gzip) and console log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 from .. import WalkitError
 from ..console import TargetError
 from ..console.codec import decode_value
+from ..sql import SqlError
 from ..target import EXIT_CUT, Target, describe_status
 from . import oracle
 from .points import mix
@@ -37,10 +44,27 @@ MASK = oracle.MASK
 RUN_TIMEOUT = 600.0
 
 
-def _boot(spec: dict, flash: Path, workdir: Path) -> Target:
-    t = Target(spec["board"], image=spec["image"], flash=flash, workdir=workdir)
-    t.boot()
-    return t
+@contextlib.contextmanager
+def booted(spec: dict, flash: Path, workdir: Path, **kw) -> Iterator[Target]:
+    """The spec's board booted on ``flash`` (keyword arguments go to Target); closed after."""
+    t = Target(spec["board"], image=spec["image"], flash=flash, workdir=workdir, **kw)
+    try:
+        t.boot()
+        yield t
+    finally:
+        t.close()
+
+
+def check_on_target(t: Target, spec: dict, timeout: float) -> tuple:
+    """``.workload check`` on a booted target: (integrity, k, stored, scanned, expected), the
+    digests unsigned.  An error frame raises SqlError."""
+    row = t.console.request(".workload", "check", db_path(spec), str(spec["wseed"]),
+                            timeout=timeout).rows[0]
+    return (row[0], row[1], row[2] & MASK, row[3] & MASK, row[4] & MASK)
+
+
+def db_path(spec: dict) -> str:
+    return oracle.target_path(spec["storage"])
 
 
 def _this_boot_log(t: Target) -> str:
@@ -59,7 +83,7 @@ def acks_from_log(text: str, rid: int) -> list[tuple[int, int]]:
 
 
 def workload_args(spec: dict) -> tuple:
-    return ("run", oracle.DB, str(spec["wseed"]), str(spec["txns"]), spec["sync"])
+    return ("run", db_path(spec), str(spec["wseed"]), str(spec["txns"]), spec["sync"])
 
 
 def dry_run(spec: dict) -> dict:
@@ -70,15 +94,12 @@ def dry_run(spec: dict) -> dict:
     d.mkdir(parents=True)
     flash = d / "flash.img"
     shutil.copyfile(spec["base"], flash)
-    t = _boot(spec, flash, d)
-    try:
+    with booted(spec, flash, d) as t:
         c = t.console
         c.request(".fault", "arm", "0", "nor", str(spec["seed"]))
         res = c.request(".workload", *workload_args(spec), timeout=RUN_TIMEOUT)
         st = dict(c.request(".fault", "status").rows)
         t.power_cut()
-    finally:
-        t.close()
     acks = [(k, dg & MASK) for k, dg in res.rows]
     if [k for k, _ in acks] != list(range(len(acks))) or len(acks) != spec["txns"] + 1:
         raise WalkitError(f"dry run: the workload acknowledged {[k for k, _ in acks]}, expected "
@@ -113,15 +134,12 @@ def run_point(spec: dict) -> dict:
     shutil.copyfile(spec["base"], flash)
     res = {"point": n, "model": model, "sync": sync, "seed": spec["seed"], "ok": False,
            "reason": "", "acks": -1, "k": None, "second_cut": False}
-    t = None
     try:
         first = BASE_MODELS[pseed % 3] if model == "double" else model
-        t = _boot(spec, flash, d)
-        t.console.request(".fault", "arm", str(n), first, str(pseed & 0x7FFFFFFFFFFFFFFF))
-        status, rid = _cut_run(t, (".workload", *workload_args(spec)), RUN_TIMEOUT)
-        acks = acks_from_log(_this_boot_log(t), rid)
-        t.close()
-        t = None
+        with booted(spec, flash, d) as t:
+            t.console.request(".fault", "arm", str(n), first, str(pseed & 0x7FFFFFFFFFFFFFFF))
+            status, rid = _cut_run(t, (".workload", *workload_args(spec)), RUN_TIMEOUT)
+            acks = acks_from_log(_this_boot_log(t), rid)
         if status != EXIT_CUT:
             raise WalkitError(f"the cut at operation {n} did not happen: the target "
                               f"{'finished the workload' if status == -1 else describe_status(status)}")
@@ -134,35 +152,29 @@ def run_point(spec: dict) -> dict:
         if model == "double":
             second = BASE_MODELS[(pseed >> 8) % 3]
             m2 = 1 + (pseed >> 16) % 32
-            t = _boot(spec, flash, d)
-            t.console.request(".fault", "arm", str(m2), second, str((pseed >> 1) & 0x7FFFFFFF))
-            status, _ = _cut_run(t, (".workload", "check", oracle.DB, str(spec["wseed"])),
-                                 RUN_TIMEOUT)
-            t.close()
-            t = None
+            with booted(spec, flash, d) as t:
+                t.console.request(".fault", "arm", str(m2), second, str((pseed >> 1) & 0x7FFFFFFF))
+                status, _ = _cut_run(t, (".workload", "check", db_path(spec), str(spec["wseed"])),
+                                     RUN_TIMEOUT)
             res["second_cut"] = status == EXIT_CUT
             if status not in (EXIT_CUT, -1):
                 raise WalkitError(f"recovery boot: the target {describe_status(status)}")
         try:
-            host = oracle.check_image(flash, spec["board"])
+            host = oracle.check_image(flash, spec["board"], storage=spec["storage"])
         except WalkitError as e:
             host = None
             res["reason"] = f"host cannot read the image: {e}"
-        t = _boot(spec, flash, d)
-        row = t.console.request(".workload", "check", oracle.DB, str(spec["wseed"]),
-                                timeout=RUN_TIMEOUT).rows[0]
-        t.close()
-        t = None
-        target = (row[0], row[1], row[2] & MASK, row[3] & MASK, row[4] & MASK)
+        with booted(spec, flash, d) as t:
+            try:
+                target = check_on_target(t, spec, RUN_TIMEOUT)
+            except SqlError as e:
+                raise WalkitError(f"target: .workload check failed: {e}") from None
         res["k"] = target[1]
         why = res["reason"] or oracle.judge(target, host, last_ack, sync)
         res["ok"] = why is None
         res["reason"] = why or ""
     except (WalkitError, OSError) as e:
         res["reason"] = str(e).splitlines()[0]
-    finally:
-        if t is not None:
-            t.close()
     res["seconds"] = time.monotonic() - t0
     if res["ok"]:
         shutil.rmtree(d, ignore_errors=True)

@@ -6,7 +6,8 @@ from a ``BEGIN`` to its ``COMMIT``/``END`` form one.  The check query (default: 
 rows, ordered) is what is compared.  The reference runs the transactions in Python's sqlite3
 and keeps the check's result after each: ``states[i]`` after the first i transactions.
 
-A point: boot on the base image, open ``/user.db`` in WAL mode at the synchronous level, arm the
+A point: boot on the base image, open ``/user.db`` (on littlefs, or on the flash pool:
+``file:/user.db?vfs=pool``) in WAL mode at the synchronous level, arm the
 cut, send the transactions one request each (a transaction is acknowledged when its reply
 arrives), and after the cut boot again and run the check.  Right means: integrity_check ok and
 the result equals ``states[j]`` for j = last acknowledged or the one after (FULL), or for some
@@ -26,6 +27,7 @@ from .. import WalkitError
 from ..console import TargetError
 from ..sql import SqlError
 from ..target import EXIT_CUT, Target, describe_status
+from .oracle import target_path
 from .points import mix, select_points
 
 DB = "/user.db"
@@ -103,9 +105,9 @@ def reference_states(txns: list[str], check: str | None) -> list:
     return states
 
 
-def _target_state(t: Target, check: str | None, sync: str):
+def _target_state(t: Target, check: str | None, sync: str, db: str):
     c = t.console
-    c.open("u", DB)
+    c.open("u", db)
     c.sql("u", f"PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}")
     integrity = c.sql("u", "PRAGMA integrity_check").rows[0][0]
 
@@ -124,9 +126,10 @@ def _target_state(t: Target, check: str | None, sync: str):
 
 def run_script_point(board: str, image, base: Path, workdir: Path, txns: list[str],
                      states: list, check: str | None, point: int, model: str, sync: str,
-                     seed: int) -> dict:
+                     seed: int, storage: str = "littlefs") -> dict:
     """One cut point of a script workload; a result dict like runner.run_point's."""
     t0 = time.monotonic()
+    db = target_path(storage, DB)
     pseed = mix(seed, point, sync == "full")
     d = workdir / f"s{point}-{model}-{sync}"
     shutil.rmtree(d, ignore_errors=True)
@@ -140,7 +143,7 @@ def run_script_point(board: str, image, base: Path, workdir: Path, txns: list[st
         first = BASE_MODELS[pseed % 3] if model == "double" else model
         t.boot()
         c = t.console
-        c.open("u", DB)
+        c.open("u", db)
         c.sql("u", f"PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}")
         c.request(".fault", "arm", str(point), first, str(pseed & 0x7FFFFFFF))
         acked, status = 0, -1
@@ -161,14 +164,14 @@ def run_script_point(board: str, image, base: Path, workdir: Path, txns: list[st
             t.console.request(".fault", "arm", str(1 + (pseed >> 16) % 32),
                               BASE_MODELS[(pseed >> 8) % 3], str((pseed >> 1) & 0x7FFFFFFF))
             try:
-                _target_state(t, check, sync)
+                _target_state(t, check, sync, db)
                 t.console.close_conn("u")
             except TargetError:
                 res["second_cut"] = t.wait_exit(10.0) == EXIT_CUT
             t.close()
         t = Target(board, image=image, flash=flash, workdir=d)
         t.boot()
-        integrity, got = _target_state(t, check, sync)
+        integrity, got = _target_state(t, check, sync, db)
         t.close()
         lo = acked if sync == "full" else 0
         match = [j for j in range(lo, min(acked + 1, len(txns)) + 1) if states[j] == got]
@@ -196,13 +199,14 @@ def run_script_point(board: str, image, base: Path, workdir: Path, txns: list[st
 
 def power_cut_campaign(board: str, script: str | list[str], *, check: str | None = None,
                        models=("nor",), syncs=("full",), points: str = "10", seed: int = 1,
-                       image=None, workdir=None) -> dict:
+                       image=None, workdir=None, storage: str = "littlefs") -> dict:
     """Runs a script workload under power cuts; returns a report like run_campaign's
     (``points``, ``failures`` with ``replay``, ``by_model``).  ``script``: SQL text or a
-    list of transactions."""
+    list of transactions; ``storage``: littlefs or pool."""
     from ..build import build
     from .campaign import prepare_base
 
+    db = target_path(storage, DB)
     txns = split_transactions(script) if isinstance(script, str) else list(script)
     states = reference_states(txns, check)
     image = Path(image) if image else build(board)
@@ -217,7 +221,7 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
             shutil.copyfile(base, wd / "dry.img")
             t.boot()
             c = t.console
-            c.open("u", DB)
+            c.open("u", db)
             c.sql("u", f"PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}")
             c.request(".fault", "arm", "0", "nor", str(seed))
             for sql in txns:
@@ -227,9 +231,10 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
         for i, p in enumerate(select_points(points, st["ops"], seed)):
             m = models[i % len(models)]
             results.append(run_script_point(board, image, base, wd, txns, states, check, p, m,
-                                            sync, seed))
+                                            sync, seed, storage))
     elapsed = time.monotonic() - t0
-    failures = [dict(r, replay=f"walkit campaign --board {board} --workload SCRIPT --model "
+    failures = [dict(r, replay=f"walkit campaign --board {board} --storage {storage} "
+                     f"--workload SCRIPT --model "
                      f"{r['model']} --sync {r['sync']} --seed {seed} --points list:{r['point']}")
                 for r in results if not r["ok"]]
     if own and not failures:  # a failure's image and log stay, with the rest of its folder
@@ -237,7 +242,7 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
     by_model = {m: {"points": sum(1 for r in results if r["model"] == m),
                     "failures": sum(1 for r in results if r["model"] == m and not r["ok"])}
                 for m in models}
-    return {"board": board, "storage": "littlefs", "seed": seed, "txns": len(txns),
+    return {"board": board, "storage": storage, "seed": seed, "txns": len(txns),
             "models": list(models), "syncs": list(syncs), "points": len(results),
             "failures": failures, "by_model": by_model, "dry_runs": dry, "workers": 1,
             "second_cuts": sum(1 for r in results if r.get("second_cut")),
@@ -247,7 +252,7 @@ def power_cut_campaign(board: str, script: str | list[str], *, check: str | None
 
 
 def run_script_campaign(path: str, *, board, models, syncs, points, seed, check, image, workdir,
-                        json_path) -> dict:
+                        json_path, storage: str = "littlefs") -> dict:
     """``walkit campaign --workload FILE``."""
     import json
 
@@ -256,7 +261,8 @@ def run_script_campaign(path: str, *, board, models, syncs, points, seed, check,
     except OSError as e:
         raise WalkitError(f"--workload {path}: {e.strerror}") from None
     report = power_cut_campaign(board, text, check=check, models=models, syncs=syncs,
-                                points=points, seed=seed, image=image, workdir=workdir)
+                                points=points, seed=seed, image=image, workdir=workdir,
+                                storage=storage)
     for f in report["failures"]:
         f["replay"] = f["replay"].replace("SCRIPT", path)
     if json_path:

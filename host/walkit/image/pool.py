@@ -213,6 +213,9 @@ class Pool:
             raise WalkitError(f"{self.where}: {show(top)}: no such file or directory")
         return out
 
+    def exists(self, path: str) -> bool:
+        return _norm(path) in self.contents
+
     def read(self, path: str) -> bytes:
         p = _norm(path)
         if p not in self.contents:

@@ -6,6 +6,12 @@ posix OS port, the same ``vfs/`` code and SQLite options as the boards) and retu
 several Python threads can drive several connections at once (cffi releases the GIL during each
 SQLite call).
 
+``open_session(root_dir, storage="pool")`` puts the files in the flash pool
+(vfs/storage/flashpool.c) on an emulated NOR partition in memory (nor_emu.c: NOR's program rules
+enforced) of host-sim's pool geometry (POOL_GEOMETRY).  The partition is loaded from
+``root_dir/pool.img`` when that exists and saved there when the session closes, so a second
+session on the same folder mounts what the first left (``saved_pool`` reads it on the host).
+
 A connection is used by one thread at a time (as SQLite connections are); sessions and
 connections may be created and closed from any thread.
 """
@@ -19,10 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import WalkitError
 from ..sql import SqlError
 from .build import load_module
 
 SHM_MODES = {"heap": 0, "none": 1, "copy": 2}
+STORAGES = ("hostfile", "pool")
+# host-sim's pool partition (boards/host-sim/board.toml [flash]): 4096 blocks of 4 KiB.
+POOL_GEOMETRY = {"size": 16 << 20, "erase_block": 4096, "prog_size": 16, "read_size": 16}
+POOL_IMAGE = "pool.img"
 
 _names = itertools.count()
 _names_lock = threading.Lock()
@@ -198,12 +209,16 @@ class NativeConnection:
 
 
 class NativeSession:
-    """A walkit VFS over a host folder (walkit.sql.Session).  Paths are relative to the folder
-    ("test.db", "sub/x.db"); SQLite sees them as "/test.db", "/sub/x.db"."""
+    """A walkit VFS over a host folder, or over a flash pool saved in it (walkit.sql.Session).
+    Paths are relative to the session ("test.db", "sub/x.db"); SQLite sees them as "/test.db",
+    "/sub/x.db"."""
 
-    def __init__(self, root_dir: str | os.PathLike, shm_mode: str = "heap"):
+    def __init__(self, root_dir: str | os.PathLike, shm_mode: str = "heap",
+                 storage: str = "hostfile"):
         if shm_mode not in SHM_MODES:
             raise ValueError(f"shm_mode {shm_mode!r}: one of {', '.join(SHM_MODES)}")
+        if storage not in STORAGES:
+            raise ValueError(f"storage {storage!r}: one of {', '.join(STORAGES)}")
         self.root = Path(root_dir).resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"session root {self.root} is not a folder")
@@ -212,9 +227,14 @@ class NativeSession:
         with _names_lock:
             self.vfs_name = f"walkit-native-{next(_names)}"
         self.shm_mode = shm_mode
-        self._storage = self._lib.walkit_storage_hostfile(str(self.root).encode())
-        if self._storage == self._ffi.NULL:
-            raise SqlError(7, f"walkit_storage_hostfile({self.root}) failed")
+        self.storage = storage
+        self._emu = None
+        if storage == "pool":
+            self._storage = self._mount_pool()
+        else:
+            self._storage = self._lib.walkit_storage_hostfile(str(self.root).encode())
+            if self._storage == self._ffi.NULL:
+                raise SqlError(7, f"walkit_storage_hostfile({self.root}) failed")
         cfg = self._ffi.new("walkit_config *")
         name = self._ffi.new("char[]", self.vfs_name.encode())
         cfg.vfs_name = name
@@ -224,9 +244,53 @@ class NativeSession:
         rc = self._lib.walkit_register(cfg)
         if rc != 0:
             self._lib.walkit_storage_destroy(self._storage)
+            self._release_pool(save=False)
             raise SqlError(rc, f"walkit_register({self.vfs_name}) failed")
         self._conns: set[NativeConnection] = set()
         self._lock = threading.Lock()
+
+    def _mount_pool(self):
+        """The flash pool on a new emulated NOR, loaded from POOL_IMAGE when there is one."""
+        ffi, lib, g = self._ffi, self._lib, POOL_GEOMETRY
+        image = self.root / POOL_IMAGE
+        data = image.read_bytes() if image.exists() else None
+        if data is not None and len(data) != g["size"]:
+            raise WalkitError(f"{image}: {len(data)} bytes, the native pool is {g['size']}")
+        emu = lib.nor_emu_new(g["size"], g["erase_block"], g["prog_size"], g["read_size"])
+        if emu == ffi.NULL:
+            raise SqlError(7, "nor_emu_new: out of memory")
+        if data is not None:
+            ffi.memmove(emu.mem, data, len(data))
+        self._emu = emu
+        cfg = ffi.new("walkit_flashpool_config *")
+        cfg.bd = ffi.addressof(emu, "bd")
+        out = ffi.new("const walkit_storage **")
+        state = ffi.new("int *")
+        rc = lib.walkit_storage_flashpool(cfg, out, state)
+        if rc != 0:
+            self._release_pool(save=False)
+            raise WalkitError(f"{image if data is not None else 'a blank partition'}: the flash "
+                              f"pool does not mount (error {rc}: -8 corrupt, -5 I/O, -4 no memory)")
+        return out[0]
+
+    def _pool_bytes(self) -> bytes:
+        return bytes(self._ffi.buffer(self._emu.mem, POOL_GEOMETRY["size"]))
+
+    def _release_pool(self, save: bool) -> None:
+        """Saves the partition to POOL_IMAGE (``save``) and frees the emulator.  A program the
+        emulator refused (a word that was not erased) is a broken NOR rule: an error."""
+        if self._emu is None:
+            return
+        refused = int(self._emu.refused)
+        try:
+            if save:
+                (self.root / POOL_IMAGE).write_bytes(self._pool_bytes())
+        finally:
+            self._lib.nor_emu_free(self._emu)
+            self._emu = None
+        if refused:
+            raise WalkitError(f"the flash pool broke a NOR rule: the emulated NOR refused {refused} "
+                              "operations (a program of a word that was not erased, or misaligned)")
 
     def vfs_path(self, path: str) -> str:
         p = str(path)
@@ -245,6 +309,11 @@ class NativeSession:
             self._conns.discard(c)
 
     def exists(self, path: str) -> bool:
+        if self.storage == "pool":  # read on the "flash" by the host's own reader
+            from ..image.pool import Pool
+
+            return Pool(self._pool_bytes(), POOL_GEOMETRY["erase_block"],
+                        POOL_GEOMETRY["prog_size"]).exists(self.vfs_path(path))
         return (self.root / path).exists()
 
     def close(self) -> None:
@@ -259,6 +328,7 @@ class NativeSession:
                 raise SqlError(rc, f"walkit_unregister({self.vfs_name}) failed: files still open")
             self._lib.walkit_storage_destroy(self._storage)
             self._storage = None
+            self._release_pool(save=True)
 
     def __enter__(self):
         return self
@@ -267,6 +337,18 @@ class NativeSession:
         self.close()
 
 
-def open_session(root_dir: str | os.PathLike, shm_mode: str = "heap") -> NativeSession:
+def open_session(root_dir: str | os.PathLike, shm_mode: str = "heap",
+                 storage: str = "hostfile") -> NativeSession:
     """A native session over ``root_dir`` (see NativeSession)."""
-    return NativeSession(root_dir, shm_mode)
+    return NativeSession(root_dir, shm_mode, storage)
+
+
+def saved_pool(root_dir: str | os.PathLike):
+    """The flash pool a closed pool session left in ``root_dir``, read by walkit.image.pool."""
+    from ..image.pool import Pool
+
+    image = Path(root_dir) / POOL_IMAGE
+    if not image.exists():
+        raise WalkitError(f"{image}: no saved pool (was a pool session closed here?)")
+    return Pool(image.read_bytes(), POOL_GEOMETRY["erase_block"], POOL_GEOMETRY["prog_size"],
+                where=str(image))

@@ -6,8 +6,9 @@ rebuild happens only when an input changes:
 
 * ``sqlite_object(flags)``: the pinned amalgamation compiled once per flag set (the slow part,
   ~15-60 s); shared by everything below.
-* ``load_module()``: a cffi API-mode extension (SQLite + ``vfs/`` with the posix OS port and the
-  hostfile backend) that ``walkit.native`` drives from Python.  cffi releases the GIL around
+* ``load_module()``: a cffi API-mode extension (SQLite + ``vfs/`` with the posix OS port, its
+  hostfile and flash pool backends, and the emulated NOR the pool runs on, ``nor_emu.c`` beside
+  this file) that ``walkit.native`` drives from Python.  cffi releases the GIL around
   every C call, so Python threads run SQLite connections in parallel.
 * ``build_program(name, sources, ...)``: a stand-alone C program linked with SQLite and the VFS,
   for what must not run inside Python: the ThreadSanitizer stress driver (TSan needs the whole
@@ -49,6 +50,15 @@ WARN_FLAGS = ("-Wall", "-Wextra", "-Werror=implicit-function-declaration")
 
 def vfs_dir() -> Path:
     return repo_root() / "vfs"
+
+
+def native_dir() -> Path:
+    """This package's C sources (the emulated NOR, nor_emu.c), found in the source tree."""
+    return repo_root() / "host" / "walkit" / "native"
+
+
+def nor_emu_source() -> Path:
+    return native_dir() / "nor_emu.c"
 
 
 def config_header() -> Path:
@@ -278,6 +288,27 @@ const walkit_storage *walkit_storage_ram(void);
 const walkit_storage *walkit_storage_hostfile(const char *root_dir);
 void walkit_storage_destroy(const walkit_storage *st);
 void walkit_fault_alloc(int skip, int fail);
+
+typedef struct walkit_flashpool_bd {
+    void *ctx;
+    uint32_t size, erase_block, prog_size, read_size;
+    ...;
+} walkit_flashpool_bd;
+typedef struct walkit_flashpool_config {
+    const walkit_flashpool_bd *bd;
+    uint32_t relaxed_bytes;
+    uint32_t relaxed_ms;
+} walkit_flashpool_config;
+int walkit_storage_flashpool(const walkit_flashpool_config *cfg, const walkit_storage **out,
+                             int *state);
+typedef struct nor_emu {
+    unsigned char *mem;
+    walkit_flashpool_bd bd;
+    uint64_t prog_ops, prog_bytes, erase_ops, erase_bytes, refused;
+    ...;
+} nor_emu;
+nor_emu *nor_emu_new(uint32_t size, uint32_t erase_block, uint32_t prog_size, uint32_t read_size);
+void nor_emu_free(nor_emu *e);
 """
 
 _module = None
@@ -285,7 +316,8 @@ _module = None
 
 def module_key() -> str:
     src = sqlite_source()
-    return _digest(vfs_dir(), littlefs_dir(), src.sha256, CDEF, MODULE_FLAGS, _compiler_id(),
+    return _digest(vfs_dir(), littlefs_dir(), nor_emu_source(), native_dir() / "nor_emu.h",
+                   src.sha256, CDEF, MODULE_FLAGS, _compiler_id(),
                    sysconfig.get_config_var("EXT_SUFFIX"), sys.version)
 
 
@@ -304,9 +336,10 @@ def load_module():
         ffi = cffi.FFI()
         ffi.cdef(CDEF)
         ffi.set_source(
-            modname, '#include "sqlite3.h"\n#include "walkit.h"\n',
-            sources=[str(s) for s in vfs_sources("posix")],
-            extra_compile_args=[*common_flags(), *MODULE_FLAGS, *WARN_FLAGS],
+            modname, '#include "sqlite3.h"\n#include "walkit.h"\n#include "walkit_flashpool.h"\n'
+            '#include "nor_emu.h"\n',
+            sources=[str(s) for s in [*vfs_sources("posix"), nor_emu_source()]],
+            extra_compile_args=[*common_flags([native_dir()]), *MODULE_FLAGS, *WARN_FLAGS],
             extra_objects=[str(sqlite_o)], libraries=["pthread", "m"])
         ffi.compile(tmpdir=str(tmp), verbose=False)
         for junk in tmp.iterdir():  # keep only the extension

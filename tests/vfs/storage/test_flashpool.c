@@ -7,8 +7,9 @@
  * commit survives; with relaxed durability at NORMAL at most the configured bound is lost.
  * Driven by tests/vfs/storage/test_flashpool.py.  Prints "ok <check>" or "FAIL <check>: why";
  * "# ..." lines are figures; exit status = failures; --list prints the checks.
- *   test_flashpool [all|cut-full|cut-relaxed|cut-cleaner [STEP]|amp]   (default: all but the cut
- *   campaigns; cut-cleaner cuts at every STEPth operation, default 7) */
+ *   test_flashpool [all|cut-full|cut-relaxed|cut-cache|cut-cleaner [STEP]|amp]   (default: all but
+ *   the cut campaigns; cut-cache: the device has a write-back cache that loses unsynced blocks
+ *   out of order; cut-cleaner cuts at every STEPth operation, default 7) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,15 +546,19 @@ static int workload(sqlite3 *db, const char *sync, const nor_emu *e, int *acked)
  * database passes integrity_check, holds rows 1..n with their values, n >= acknowledged -
  * max_lost, and takes new commits.  Returns the number of cut points. */
 typedef struct cut_result {
-    outcome dry, mounts, kept, after, nor;
+    outcome dry, mounts, kept, after, nor, reverted;
 } cut_result;
 
-static cut_result cut_campaign(const char *prefix, const char *sync, uint32_t relaxed, int max_lost)
+/* cache: the device has a write-back cache (nor_emu_set_cache): at each cut, blocks written
+ * since the pool's last barrier may revert. */
+static cut_result cut_campaign(const char *prefix, const char *sync, uint32_t relaxed, int max_lost,
+                               int cache)
 {
     cut_result r;
     memset(&r, 0, sizeof r);
     nor_emu *e = nor_emu_new(512 * KB, 4 * KB, 16, 16);
     int rc, state, acked;
+    nor_emu_set_cache(e, cache);
     /* A dry run counts the operations. */
     const walkit_storage *st = mount(e, relaxed, &rc, &state);
     unsigned char *blank = malloc(512 * KB);
@@ -616,12 +621,16 @@ static cut_result cut_campaign(const char *prefix, const char *sync, uint32_t re
         sqlite3_close(db);
         vfs_down(st);
     }
-    printf("# %s: %llu cut points, worst loss %d acknowledged commits (bound %d)\n", prefix,
-           (unsigned long long)total, worst_lost, max_lost);
+    printf("# %s: %llu cut points, worst loss %d acknowledged commits (bound %d); %llu syncs, "
+           "%llu blocks reverted\n", prefix, (unsigned long long)total, worst_lost, max_lost,
+           (unsigned long long)e->syncs, (unsigned long long)e->reverted);
     r.mounts.ok = bad_mount == 0;
     r.kept.ok = bad_db == 0;
     r.after.ok = bad_after == 0;
     r.nor.ok = e->refused == 0;
+    r.reverted.ok = e->reverted > 0 && e->syncs > 0;
+    snprintf(r.reverted.why, sizeof r.reverted.why, "%llu blocks reverted, %llu syncs",
+             (unsigned long long)e->reverted, (unsigned long long)e->syncs);
     snprintf(r.mounts.why, sizeof r.mounts.why, "%d of %llu: %s", bad_mount, (unsigned long long)total, why);
     snprintf(r.kept.why, sizeof r.kept.why, "%d of %llu: %s", bad_db, (unsigned long long)total, why);
     snprintf(r.after.why, sizeof r.after.why, "%d of %llu: %s", bad_after, (unsigned long long)total, why);
@@ -657,19 +666,30 @@ int main(int argc, char **argv)
     /* Each workload commit at NORMAL puts one 1024-byte page and a 24-byte frame header into
      * the queue: a bound of 3 frames loses at most 3 commits, plus one whose frame straddles. */
     if (strcmp(what, "cut-full") == 0) {
-        cut_result r = cut_campaign("cut_full", "FULL", 0, 0);
+        cut_result r = cut_campaign("cut_full", "FULL", 0, 0, 0);
         CHECK_OUTCOME("cut_full_dry_run", r.dry);
         CHECK_OUTCOME("cut_full_every_cut_mounts", r.mounts);
         CHECK_OUTCOME("cut_full_every_acknowledged_commit_kept", r.kept);
         CHECK_OUTCOME("cut_full_commits_after_every_cut", r.after);
         CHECK_OUTCOME("cut_full_nor_rule_kept", r.nor);
     }
+    /* A write-back cache that loses what was not synced, out of order: the pool's barriers
+     * keep every acknowledged commit at FULL. */
+    if (strcmp(what, "cut-cache") == 0) {
+        cut_result r = cut_campaign("cut_cache_full", "FULL", 0, 0, 1);
+        CHECK_OUTCOME("cut_cache_dry_run", r.dry);
+        CHECK_OUTCOME("cut_cache_every_cut_mounts", r.mounts);
+        CHECK_OUTCOME("cut_cache_every_acknowledged_commit_kept", r.kept);
+        CHECK_OUTCOME("cut_cache_commits_after_every_cut", r.after);
+        CHECK_OUTCOME("cut_cache_nor_rule_kept", r.nor);
+        CHECK_OUTCOME("cut_cache_cuts_reverted_blocks", r.reverted);
+    }
     if (strcmp(what, "cut-cleaner") == 0) {
         outcome o = cut_cleaner(argc > 2 ? atoi(argv[2]) : 7);
         CHECK_OUTCOME("cut_cleaner_every_acknowledged_write_kept", o);
     }
     if (strcmp(what, "cut-relaxed") == 0) {
-        cut_result r = cut_campaign("cut_relaxed_normal", "NORMAL", 3 * 1048, 4);
+        cut_result r = cut_campaign("cut_relaxed_normal", "NORMAL", 3 * 1048, 4, 0);
         CHECK_OUTCOME("cut_relaxed_dry_run", r.dry);
         CHECK_OUTCOME("cut_relaxed_every_cut_mounts", r.mounts);
         CHECK_OUTCOME("cut_relaxed_loses_at_most_the_bound", r.kept);

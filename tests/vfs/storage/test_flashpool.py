@@ -1,6 +1,6 @@
 """The flash pool storage backend (vfs/storage/flashpool.c) on an emulated NOR partition
-(nor_emu.c beside this file: NOR's program rules enforced, operations counted, a power cut at
-the Nth program/erase): the file layer's checks (tests/support/vfs_file_checks.c), format only
+(host/walkit/native/nor_emu.c, the device of the native pool session too: NOR's program rules
+enforced, operations counted, a power cut at the Nth program/erase): the file layer's checks (tests/support/vfs_file_checks.c), format only
 when blank, remount, out-of-place overwrites, truncate and remove persisting, corruption and a
 foreign geometry reported with nothing written, a full pool, state-log compaction, persisted
 erase counts, the write amplification of 1-row autocommit inserts at synchronous=FULL (at most
@@ -8,9 +8,11 @@ erase counts, the write amplification of 1-row autocommit inserts at synchronous
 power cut at every program/erase of a small SQLite workload: at FULL every acknowledged commit
 survives; with relaxed durability at NORMAL at most the configured bound is lost; page rewrites
 that make the cleaner copy live bytes, cut at every 7th program/erase (``test_flashpool
-cut-cleaner 1`` cuts at every one), keep every acknowledged write.  A planted
-bug (a torn tail taken for erased flash, -DWALKIT_FLASHPOOL_PLANT_NO_SEAL) fails the cut
-campaign.  One pytest item per check of the C program test_flashpool.c (its ``--list``)."""
+cut-cleaner 1`` cuts at every one), keep every acknowledged write; on a device with a write-back
+cache that loses the blocks written since the last sync out of order, the pool's barriers keep
+every acknowledged commit at FULL.  Planted bugs fail the cut campaigns: a torn tail taken for
+erased flash (-DWALKIT_FLASHPOOL_PLANT_NO_SEAL), and no barriers
+(-DWALKIT_FLASHPOOL_PLANT_NO_BARRIER).  One pytest item per check of the C program test_flashpool.c (its ``--list``)."""
 
 from __future__ import annotations
 
@@ -19,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from support.c_checks import SUPPORT, CheckProgram, CheckRun
-from walkit.native.build import MODULE_FLAGS
+from walkit.native.build import native_dir, nor_emu_source
 
 HERE = Path(__file__).parent
-SOURCES = [HERE / "test_flashpool.c", HERE / "nor_emu.c", SUPPORT / "vfs_file_checks.c",
+SOURCES = [HERE / "test_flashpool.c", nor_emu_source(), SUPPORT / "vfs_file_checks.c",
            SUPPORT / "vfs_helpers.c"]
-PROGRAM = CheckProgram.build("test_flashpool", SOURCES)
+PROGRAM = CheckProgram.build("test_flashpool", SOURCES, include_dirs=[native_dir()])
 
 # Which run of the program reports a check: the cut campaigns run on their own.
 def mode(check: str) -> str:
@@ -34,6 +36,8 @@ def mode(check: str) -> str:
         return "cut-relaxed"
     if check.startswith("cut_cleaner_"):
         return "cut-cleaner"
+    if check.startswith("cut_cache_"):
+        return "cut-cache"
     return "all"
 
 
@@ -51,7 +55,7 @@ def test_check(check: str) -> None:
     run_mode(mode(check)).assert_ok(check)
 
 
-@pytest.mark.parametrize("m", ["all", "cut-full", "cut-relaxed", "cut-cleaner"])
+@pytest.mark.parametrize("m", ["all", "cut-full", "cut-relaxed", "cut-cache", "cut-cleaner"])
 def test_run_is_clean(m: str) -> None:
     run_mode(m).assert_clean()
 
@@ -59,8 +63,17 @@ def test_run_is_clean(m: str) -> None:
 def test_planted_torn_tail_is_caught() -> None:
     """With the seal of a torn head block planted away, appends after the reboot program over
     the torn words: the emulated NOR refuses them and the cut campaign fails."""
-    planted = CheckProgram.build("test_flashpool_planted", SOURCES,
-                                 flags=(*MODULE_FLAGS, "-DWALKIT_FLASHPOOL_PLANT_NO_SEAL=1"))
+    planted = CheckProgram.build("test_flashpool_planted", SOURCES, include_dirs=[native_dir()],
+                                 vfs_defines=("-DWALKIT_FLASHPOOL_PLANT_NO_SEAL=1",))
     run = planted.run(["cut-full"], timeout=600)
     assert "cut_full_commits_after_every_cut" in run.failed, run.stdout[-3000:]
     assert "cut_full_nor_rule_kept" in run.failed, run.stdout[-3000:]
+
+
+def test_planted_missing_barrier_is_caught() -> None:
+    """Without its barriers the pool's writes reach a cached device in any order: a cut then
+    reverts state-log and data blocks independently, and acknowledged commits are lost."""
+    planted = CheckProgram.build("test_flashpool_nobarrier", SOURCES, include_dirs=[native_dir()],
+                                 vfs_defines=("-DWALKIT_FLASHPOOL_PLANT_NO_BARRIER=1",))
+    run = planted.run(["cut-cache"], timeout=600)
+    assert "cut_cache_every_acknowledged_commit_kept" in run.failed, run.stdout[-3000:]

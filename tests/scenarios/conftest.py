@@ -29,7 +29,12 @@ BACKENDS = [
     "host-sim/pool",
     pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
     pytest.param("qemu-virt-a15/pool", marks=pytest.mark.qemu),
+    pytest.param("qemu-virt-a15-smp", marks=pytest.mark.qemu),  # connections on cores 1-3
 ]
+
+# On a multi-core board each connection runs on a worker core of its own (open_session); a
+# scenario about one task driving several connections has them all on one core there.
+ONE_TASK_SCENARIOS = {"test_conflict_within_one_task_is_busy_at_once_despite_busy_timeout"}
 
 SHM_MODES = ["heap", "copy"]
 
@@ -64,7 +69,7 @@ class VfsSession:
         return getattr(self.inner, name)
 
 
-def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
+def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap", one_core: bool = False):
     if name == "native":
         from walkit.native import open_session
 
@@ -74,14 +79,14 @@ def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
     if factory is None:
         pytest.fail(f"backend {name!r} listed but walkit.target.open_session does not exist")
     board, _, storage = name.partition("/")
-    s = factory(board, tmp_path, storage=storage or "littlefs")
+    s = factory(board, tmp_path, storage=storage or "littlefs", one_core=one_core)
     return VfsSession(s, BOARD_VFS[shm_mode]) if BOARD_VFS[shm_mode] else s
 
 
 @pytest.fixture(params=list(_cases()))
 def session(request, tmp_path):
     backend, shm_mode = request.param
-    s = open_backend(backend, tmp_path, shm_mode)
+    s = open_backend(backend, tmp_path, shm_mode, request.node.originalname in ONE_TASK_SCENARIOS)
     try:
         yield s
     finally:

@@ -12,22 +12,15 @@ import time
 import pytest
 
 from walkit.sql import SQLITE_BUSY, SqlError
-from walkit.target import Target
 
-BOARD = "qemu-virt-a15-smp"
 TIMEOUT_MS = 4000
 
 pytestmark = pytest.mark.qemu
 
 
 @pytest.fixture
-def console(build_image, tmp_path):
-    t = Target(BOARD, image=build_image(BOARD), workdir=tmp_path)
-    t.boot()
-    try:
-        yield t.console
-    finally:
-        t.close()
+def console(target):
+    return target.console
 
 
 def begin_immediate_wait(c, name: str) -> float:

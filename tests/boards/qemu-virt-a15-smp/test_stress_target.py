@@ -35,16 +35,6 @@ SECONDS_PER_COMMIT = 0.1 if VFS == "pool" else 0.7
 pytestmark = pytest.mark.qemu
 
 
-@pytest.fixture
-def target(build_image, tmp_path):
-    t = Target(BOARD, image=build_image(BOARD), workdir=tmp_path)
-    t.boot()
-    try:
-        yield t
-    finally:
-        t.close()
-
-
 def stress(target, *args, timeout):
     return dict(target.console.request(".stress", *map(str, args), timeout=timeout).rows)
 

@@ -87,31 +87,62 @@ def test_power_cut_mid_stress_recovers(target):
     c.close_conn("db")
 
 
+def planted_image(build_image, tmp_path, define: str):
+    """A copy of the firmware built with one planted-bug define of vfs/ (the build directory is
+    rebuilt clean afterwards, for every other test)."""
+    import shutil
+
+    from walkit.build import build
+
+    build_image(BOARD)  # the clean image first, so it is rebuilt below from a known state
+    try:
+        planted = tmp_path / "walkit-fw-planted.elf"
+        shutil.copy(build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": define}), planted)
+    finally:
+        build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": ""})
+    return planted
+
+
+def test_a_stopped_run_is_reported_by_the_watchdog(build_image, tmp_path):
+    """With core 1 stopping inside a critical section (WALKIT_BARE_SMP_PLANT_HANG,
+    vfs/os/bare_smp.c), the other writer soon waits for that mutex for ever: core 0, which has
+    no task of its own, sees no commit for 60 s and ends the run with FAIL, naming the cores
+    in the log; the console answers on, and refuses a second run beside the stuck tasks."""
+    from walkit.sql import SqlError
+
+    t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_BARE_SMP_PLANT_HANG=1"),
+               workdir=tmp_path)
+    t.boot()
+    try:
+        t0 = time.monotonic()
+        r = stress(t, 2, 5000, 0, 0, f"vfs={VFS}", timeout=600)
+        assert r["result"] == "FAIL" and r["error"].startswith("watchdog:"), r
+        assert 0 < r["commits"] < 2 * 5000, r
+        assert time.monotonic() - t0 >= 60, "the watchdog waits 60 s without a commit"
+        t.console.ping(timeout=30)
+        with pytest.raises(SqlError, match="core 1 still runs a task"):
+            stress(t, 1, 10, timeout=30)
+        log = t.console_log.read_text(errors="replace")
+        assert "stress watchdog: no commit for 60 s; still running on core 1" in log, log[-2000:]
+    finally:
+        t.close()
+
+
 def test_planted_non_atomic_locks_are_caught(build_image, tmp_path):
     """The target stress can fail, and says so: with the OS port's mutex take made
     check-then-store (WALKIT_BARE_SMP_PLANT_RACE, vfs/os/bare_smp.c), so the WAL-index node's
     lock slots (and littlefs, SQLite) are no longer mutually exclusive between cores, the run
     reports FAIL.  When two cores take one mutex, the release of the one that is no longer
     its owner is refused: an OS-layer failure (vfs.os_errors), which fails the run even when
-    the data came through (on the pool: a few in 6,000 commits).  On littlefs every task then
-    waited for that mutex for ever: the three tasks run on cores 1-3, so core 0 watches them,
-    and its watchdog (60 s without a commit, firmware/tasks.c) ends the run with FAIL.  A
-    broken invariant, a bad integrity_check or a task's error end it with FAIL too; a fault
-    report (the heap trampled) is a caught race as well.  A hang is not: the request's timeout
-    makes it a test failure."""
-    import shutil
-
-    from walkit.build import build
+    the data came through (7-8 in 900-6,000 commits on either storage).  If the tasks
+    deadlock instead, core 0, which has no task of its own with three on cores 1-3, ends the
+    run with FAIL through its watchdog (the test above).  A broken invariant, a bad
+    integrity_check or a task's error end it with FAIL too; a fault report (the heap trampled)
+    is a caught race as well.  A hang is not: the request's timeout makes it a test failure."""
     from walkit.console.errors import TargetGone
 
-    build_image(BOARD)  # the clean image first, so it is rebuilt below from a known state
-    try:
-        planted = tmp_path / "walkit-fw-planted.elf"
-        shutil.copy(build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": "WALKIT_BARE_SMP_PLANT_RACE=1"}),
-                    planted)
-    finally:
-        build(BOARD, extra_defs={"WALKIT_VFS_DEFINES": ""})  # every other test's image is clean
-    t = Target(BOARD, image=planted, workdir=tmp_path)
+    t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_BARE_SMP_PLANT_RACE=1"),
+               workdir=tmp_path)
     t.boot()
     try:
         try:

@@ -13,7 +13,8 @@
  *
  * Both modes run the same commands on the same connections into a con_sink; only the reading
  * of a line and the presentation of results differ.  The console is the only task that touches
- * the connection table, so it needs no lock.
+ * the connection table, so it needs no lock.  A connection bound to another core (.core) has
+ * its SQL run there while the console waits (tasks.h): the hand-over orders every access.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 typedef struct conn {
     char name[CONSOLE_NAME_MAX + 1]; /* "" = free slot */
     sqlite3 *db;
+    int core; /* the core its SQL requests run on (.core; tasks.h): 0, the console's, or a worker */
 } conn;
 
 typedef struct console {
@@ -105,6 +107,33 @@ static conn *find_conn(console *c, const char *name)
     for (int i = 0; i < CONSOLE_MAX_CONNS; i++)
         if (c->conns[i].name[0] && strcmp(c->conns[i].name, name) == 0) return &c->conns[i];
     return NULL;
+}
+
+/* One request's SQL on connection k, on k's core (tasks.h): the console waits, and the reply
+ * goes out through the sink from that core. */
+typedef struct sql_job {
+    sqlite3 *db;
+    const char *sql;
+    int nparams;
+    const con_value *params;
+    con_sink *sink;
+} sql_job;
+
+static void sql_job_run(void *arg)
+{
+    sql_job *j = arg;
+    console_run_sql(j->db, j->sql, j->nparams, j->params, j->sink);
+}
+
+static void run_sql(conn *k, const char *sql, int nparams, const con_value *params, con_sink *sink)
+{
+    sql_job j = { k->db, sql, nparams, params, sink };
+    if (tasks_run_on(k->core, sql_job_run, &j) != 0) {
+        char m[128]; /* not allocated: that core's task may hold the allocator's lock */
+        sqlite3_snprintf(sizeof m, m, "core %d is still running a task (a stress run the "
+                         "watchdog stopped): reboot, or .core %s 0", k->core, k->name);
+        sink->error(sink, SQLITE_BUSY, m);
+    }
 }
 
 static int valid_name(const char *s)
@@ -192,6 +221,7 @@ static void cmd_open(console *c, int argc, char **argv, con_sink *sink)
     sqlite3_progress_handler(db, CONSOLE_WATCH_OPS, console_watch, &c->machine);
     strcpy(slot->name, name);
     slot->db = db;
+    slot->core = 0;
     c->current = (int)(slot - c->conns);
     sink->done(sink, 0, 0);
 }
@@ -202,6 +232,25 @@ static void cmd_use(console *c, int argc, char **argv, con_sink *sink)
     (void)argc;
     if (!k) { sink->error(sink, SQLITE_MISUSE, "no open connection of that name"); return; }
     c->current = (int)(k - c->conns);
+    sink->done(sink, 0, 0);
+}
+
+/* .core NAME K: connection NAME's SQL requests run on core K from now on (0: the console's). */
+static void cmd_core(console *c, int argc, char **argv, con_sink *sink)
+{
+    conn *k = find_conn(c, argv[1]);
+    char *end;
+    long core = strtol(argv[2], &end, 10);
+    int n = tasks_cores();
+    (void)argc;
+    if (!k) { sink->error(sink, SQLITE_MISUSE, "no open connection of that name"); return; }
+    if (!*argv[2] || *end || core < 0 || core >= n) {
+        char *m = sqlite3_mprintf("usage: .core NAME K (K a core, 0 to %d on this board)", n - 1);
+        sink->error(sink, SQLITE_MISUSE, m ? m : "usage: .core NAME K");
+        sqlite3_free(m);
+        return;
+    }
+    k->core = (int)core;
     sink->done(sink, 0, 0);
 }
 
@@ -230,21 +279,18 @@ static void row_text_text_int(con_sink *sink, const char *a, const char *b, int6
     sink->row(sink, 3, v);
 }
 
-static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
+/* How long a console command waits for the littlefs backend's lock (held by a task: a
+ * statement on another core, or a stress task that never returned) before it answers BUSY. */
+#define FS_LOCK_WAIT_MS 2000
+
+/* .ls's listing, with the littlefs backend's lock held: littlefs is not re-entrant, and a
+ * task on another core may be running SQL on it. */
+static void ls_locked(lfs_t *lfs, const char *path, con_sink *sink)
 {
     static const char *const names[] = { "name", "type", "size" };
-    const char *path = argc == 2 ? argv[1] : "/";
-    lfs_t *lfs = fs_mount_lfs(c->fs);
     struct lfs_info info;
     lfs_dir_t dir;
-    int rc;
-    if (!lfs) {
-        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
-        sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
-        sqlite3_free(m);
-        return;
-    }
-    rc = lfs_stat(lfs, path, &info);
+    int rc = lfs_stat(lfs, path, &info);
     if (rc < 0) {
         char *m = sqlite3_mprintf("%s: %s", path, rc == LFS_ERR_NOENT ? "no such file or directory"
                                                                       : "cannot stat");
@@ -273,7 +319,24 @@ static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
     else sink->done(sink, 0, 0);
 }
 
-static void stat_row(con_sink *sink, const char *name, int64_t value)
+static void cmd_ls(console *c, int argc, char **argv, con_sink *sink)
+{
+    lfs_t *lfs = fs_mount_lfs(c->fs);
+    if (!lfs) {
+        char *m = sqlite3_mprintf("no filesystem: %s", fs_mount_why_not(c->fs));
+        sink->error(sink, SQLITE_CANTOPEN, m ? m : "no filesystem");
+        sqlite3_free(m);
+        return;
+    }
+    if (walkit_littlefs_lock(lfs, FS_LOCK_WAIT_MS) != 0) {
+        sink->error(sink, SQLITE_BUSY, "the filesystem stayed locked by a task for 2 s");
+        return;
+    }
+    ls_locked(lfs, argc == 2 ? argv[1] : "/", sink);
+    walkit_littlefs_unlock(lfs);
+}
+
+void stat_row(con_sink *sink, const char *name, int64_t value)
 {
     con_value v[2] = { { .type = SQLITE_TEXT }, { .type = SQLITE_INTEGER } };
     v[0].p = (const uint8_t *)name;
@@ -282,7 +345,7 @@ static void stat_row(con_sink *sink, const char *name, int64_t value)
     sink->row(sink, 2, v);
 }
 
-static void stat_row_text(con_sink *sink, const char *name, const char *value)
+void stat_row_text(con_sink *sink, const char *name, const char *value)
 {
     con_value v[2] = { { .type = SQLITE_TEXT }, { .type = SQLITE_TEXT } };
     v[0].p = (const uint8_t *)name;
@@ -337,7 +400,14 @@ static void cmd_stats(console *c, int argc, char **argv, con_sink *sink)
     if (lfs) {
         /* Distinct blocks: lfs_fs_size() counts the prefix an open, unsynced file shares with
          * its committed version twice (more blocks used than exist). */
-        long used = walkit_littlefs_blocks_used(lfs);
+        /* -1 when a task held the backend's lock for FS_LOCK_WAIT_MS (a stress task that
+         * never returned): .stats answers rather than wait for it.  A task that takes the lock
+         * after the probe is making progress and releases it. */
+        long used = -1;
+        if (walkit_littlefs_lock(lfs, FS_LOCK_WAIT_MS) == 0) {
+            walkit_littlefs_unlock(lfs);
+            used = walkit_littlefs_blocks_used(lfs);
+        }
         stat_row(sink, "fs.block_size", c->fs->cfg.block_size);
         stat_row(sink, "fs.block_count", c->fs->cfg.block_count);
         stat_row(sink, "fs.blocks_used", used);
@@ -667,6 +737,8 @@ static const command commands[] = {
     { ".open", 2, 3, ".open [NAME] FILE", "open a connection (default name: main) and use it", cmd_open },
     { ".use", 2, 2, ".use NAME", "send SQL to connection NAME", cmd_use },
     { ".close", 1, 2, ".close [NAME]", "close a connection (default: the current one)", cmd_close },
+    { ".core", 3, 3, ".core NAME K", "run connection NAME's SQL on core K (0: the console's; "
+      "multi-core boards)", cmd_core },
     { ".ls", 1, 2, ".ls [PATH]", "list a directory of the flash filesystem", cmd_ls },
     { ".stats", 1, 2, ".stats [reset]", "memory, heap, flash and VFS counters", cmd_stats },
     { ".reboot", 1, 1, ".reboot", "close everything and restart on the same flash", cmd_reboot },
@@ -688,7 +760,7 @@ static const command commands[] = {
       "power cut at the Nth flash program/erase (N=0: count only); campaign seeding", cmd_fault },
     { ".workload", 4, 6, ".workload run FILE SEED TXNS full|normal|check FILE SEED",
       "the built-in self-verifying campaign workload", cmd_workload },
-    { ".stress", 3, 5, ".stress WRITERS TXNS [READERS [CHECKPOINT_MS]]",
+    { ".stress", 3, 7, ".stress WRITERS TXNS [READERS [CHECKPOINT_MS]] [vfs=NAME] [sync=MODE]",
       "run the stress workload, one task per core (multi-core boards)", cmd_stress },
     { NULL, 0, 0, NULL, NULL, NULL },
 };
@@ -725,7 +797,7 @@ static void machine_request(console *c)
     if (frame_parse_request(&in, &req, &fs) != 0) return;
     if (req.is_sql) {
         conn *k = find_conn(c, req.conn);
-        if (k) console_run_sql(k->db, req.sql, req.nparams, req.params, &fs.base);
+        if (k) run_sql(k, req.sql, req.nparams, req.params, &fs.base);
         else fs.base.error(&fs.base, SQLITE_MISUSE, "no open connection of that name");
         return;
     }
@@ -755,7 +827,7 @@ static void run_interactive_sql(console *c)
     if (c->current < 0) {
         ts.base.error(&ts.base, SQLITE_MISUSE, "no connection: .open [NAME] FILE first");
     } else {
-        console_run_sql(c->conns[c->current].db, c->sql, 0, NULL, &ts.base);
+        run_sql(&c->conns[c->current], c->sql, 0, NULL, &ts.base);
     }
     shell_sink_free(c, &ts);
     if (c->timer && c->current >= 0) {

@@ -118,6 +118,11 @@ struct sqlite3;
 void console_run_sql(struct sqlite3 *db, const char *sql, int nparams, const con_value *params,
                      con_sink *sink);
 
+/* One (name, value) row of a two-column counter table (.stats, .fault status, .stress): the
+ * name as TEXT, the value as INTEGER or TEXT (console.c). */
+void stat_row(con_sink *sink, const char *name, int64_t value);
+void stat_row_text(con_sink *sink, const char *name, const char *value);
+
 /* Output helpers (console_frame.c): bytes to the UART. */
 void out_putc(uint8_t c);
 void out_str(const char *s);

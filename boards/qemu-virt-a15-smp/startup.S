@@ -15,23 +15,20 @@
  * A secondary core runs with its caches off until mmu_on returns, so until then it reads
  * nothing but code and the table (data core 0 wrote after enabling its caches may still be
  * only in core 0's cache): its stack address is computed from MPIDR, not loaded from memory
- * core 0 wrote. */
+ * core 0 wrote.  The vectors and fault entries are qemu-virt-a15's (vectors.inc). */
     .syntax unified
     .arch armv7-a
     .arm
-    .section .vectors, "ax"
-    .align 5
-    .global _start
-_vectors:
-    b   _start              /* reset */
-    b   .Lundef             /* undefined instruction */
-    b   .Lswi               /* SVC (semihosting SVCs are taken by QEMU, never land here) */
-    b   .Lpabort            /* prefetch abort */
-    b   .Ldabort            /* data abort */
-    b   .                   /* reserved */
-    b   .Lirq               /* IRQ: none are enabled */
-    b   .Lirq               /* FIQ */
 
+/* A fault restarts the faulting core on the top of its own stack. */
+    .macro FAULT_SP
+    bl    core_stack_top
+    mov   sp, r0
+    .endm
+
+#include "../qemu-virt-a15/vectors.inc"
+
+    .global _start
 _start:
     ldr   r0, =_vectors
     mcr   p15, 0, r0, c12, c0, 0    /* VBAR: our vectors, wherever we were loaded */
@@ -150,29 +147,3 @@ mmu_on:
     bx    lr
     .ltorg
 
-/* Every fault ends the run with a status and a line on the UART: a target never hangs
- * silently.  r0 = kind, r1 = faulting address (lr adjusted per ARM ARM).  The faulting core
- * restarts on the top of its own stack. */
-.Lundef:  mov r0, #1
-          sub r1, lr, #4
-          b   .Lfault
-.Lswi:    mov r0, #2
-          sub r1, lr, #4
-          b   .Lfault
-.Lpabort: mov r0, #3
-          sub r1, lr, #4
-          b   .Lfault
-.Ldabort: mov r0, #4
-          sub r1, lr, #8
-          b   .Lfault
-.Lirq:    mov r0, #5
-          sub r1, lr, #4
-.Lfault:  mov r4, r0
-          mov r5, r1
-          bl  core_stack_top
-          mov sp, r0
-          mov r0, r4
-          mov r1, r5
-          ldr r2, =board_fault
-          blx r2
-          b   .

@@ -1,14 +1,16 @@
 """The ``session`` fixture: one walkit.sql.Session per test, for every place the scenarios run.
 
 BACKENDS lists them.  "native" is walkit's VFS compiled into this process (walkit.native, the
-hostfile backend over the test's tmp_path); "native/pool" is the same VFS on the flash pool over
-an emulated NOR partition, saved in tmp_path when the session closes.  A board name runs the same scenarios on that
-board's firmware console (littlefs on its flash): one more line in BACKENDS, opened with
+hostfile backend over the test's tmp_path); "native/pool" is the same VFS on the flash pool
+over an emulated NOR partition, saved in tmp_path when the session closes.  A board name runs
+the same scenarios on that board's firmware console (littlefs on its flash): one more line in BACKENDS, opened with
 ``walkit.target.open_session(board, tmp_path)``, which must exist (a missing factory is an
 error, not a skip: listing a board means the scenarios are expected to pass there).  Boards
 carry the ``qemu`` mark so a run without QEMU can deselect them (-m "not qemu").  A board runs
 the scenarios on each of its storages: littlefs, and ("BOARD/pool") the flash pool
-(vfs/storage/flashpool.c, through the firmware's "pool" VFS).
+(vfs/storage/flashpool.c, through the firmware's "pool" VFS).  On the multi-core board
+(qemu-virt-a15-smp) each connection's statements run on a worker core of their own (the
+console's `.core`), so the concurrent scenarios are driven by different cores.
 
 The scenarios run once per WAL-index mode in SHM_MODES: "heap" (the default VFS) and "copy"
 (vfs/shm/copy.c: private copies synchronised with a shared area).  Native sessions register
@@ -31,7 +33,12 @@ BACKENDS = [
     "host-sim/pool",
     pytest.param("qemu-virt-a15", marks=pytest.mark.qemu),
     pytest.param("qemu-virt-a15/pool", marks=pytest.mark.qemu),
+    pytest.param("qemu-virt-a15-smp", marks=pytest.mark.qemu),  # connections on cores 1-3
 ]
+
+# On a multi-core board each connection runs on a worker core of its own (open_session); a
+# scenario about one task driving several connections has them all on one core there.
+ONE_TASK_SCENARIOS = {"test_conflict_within_one_task_is_busy_at_once_despite_busy_timeout"}
 
 SHM_MODES = ["heap", "copy"]
 
@@ -66,7 +73,7 @@ class VfsSession:
         return getattr(self.inner, name)
 
 
-def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
+def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap", one_core: bool = False):
     if name.partition("/")[0] == "native":
         from walkit.native import open_session
 
@@ -76,14 +83,14 @@ def open_backend(name: str, tmp_path: Path, shm_mode: str = "heap"):
     if factory is None:
         pytest.fail(f"backend {name!r} listed but walkit.target.open_session does not exist")
     board, _, storage = name.partition("/")
-    s = factory(board, tmp_path, storage=storage or "littlefs")
+    s = factory(board, tmp_path, storage=storage or "littlefs", one_core=one_core)
     return VfsSession(s, BOARD_VFS[shm_mode]) if BOARD_VFS[shm_mode] else s
 
 
 @pytest.fixture(params=list(_cases()))
 def session(request, tmp_path):
     backend, shm_mode = request.param
-    s = open_backend(backend, tmp_path, shm_mode)
+    s = open_backend(backend, tmp_path, shm_mode, request.node.originalname in ONE_TASK_SCENARIOS)
     try:
         yield s
     finally:

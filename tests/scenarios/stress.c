@@ -77,6 +77,16 @@ static sqlite3 *connect(void)
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, st.p.busy_timeout_ms);
+    if (st.p.synchronous) {
+        char *sql = sqlite3_mprintf("PRAGMA synchronous=%s", st.p.synchronous);
+        rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK) {
+            note_error("synchronous", db, rc);
+            sqlite3_close(db);
+            return NULL;
+        }
+    }
     return db;
 }
 
@@ -290,7 +300,17 @@ int stress_run(const stress_params *p, stress_result *r)
         st.writers_left = 0;
         sqlite3_mutex_leave(st.lock);
     }
-    stress_task_join_all();
+    if (stress_task_join_all() != 0) {
+        /* A task may still run and hold any lock, st.lock included (the watchdog cannot
+         * tell a deadlock from a broken lock): nothing the tasks share is freed or locked,
+         * and no final check is made. */
+        r->elapsed_us = stress_now_us() - t0;
+        r->errors++;
+        snprintf(r->first_error, sizeof r->first_error,
+                 "watchdog: the tasks stopped committing; no final check");
+        r->ok = 0;
+        return 0;
+    }
     r->elapsed_us = stress_now_us() - t0;
     sqlite3_free(wargs);
 
@@ -336,10 +356,11 @@ int stress_task_start(void (*fn)(void *), void *arg)
     return 0;
 }
 
-void stress_task_join_all(void)
+int stress_task_join_all(void)
 {
     for (int i = 0; i < nthreads; i++) pthread_join(threads[i], NULL);
     nthreads = 0;
+    return 0;
 }
 
 double stress_now_us(void)

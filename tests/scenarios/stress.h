@@ -19,8 +19,12 @@ typedef struct stress_params {
     const char *path;    /* database file; it and its -wal are deleted first */
     int writers, txns, readers, accounts, busy_timeout_ms;
     int checkpoint_ms;   /* checkpointer period; 0: no checkpointer (auto-checkpoint only) */
+    const char *synchronous; /* PRAGMA synchronous of every task's connection (off, normal,
+                                full, extra); NULL: SQLite's default (FULL) */
 } stress_params;
 
+/* While the tasks run, the counters change under the workload's lock; the task contract may
+ * read them without it (whole words, for a watchdog that needs progress only). */
 typedef struct stress_result {
     int ok;              /* every commit, every read saw the invariant, integrity ok */
     long commits, retries, reads, bad_reads, ckpt_ok, ckpt_busy, errors;
@@ -37,7 +41,11 @@ int stress_run(const stress_params *p, stress_result *r);
 
 /* The task contract, implemented by whoever runs stress_run(). */
 int stress_task_start(void (*fn)(void *), void *arg); /* 0, or -1: no task could be started */
-void stress_task_join_all(void);                      /* every started task has returned */
+/* 0: every started task has returned.  -1: the implementation stopped waiting for a task that
+ * made no progress (its watchdog); that task may still run, so stress_run() then frees
+ * nothing the tasks share, skips the final check and reports the run failed, and the caller
+ * must keep the stress_result alive (the task may still count into it). */
+int stress_task_join_all(void);
 double stress_now_us(void);                           /* monotonic */
 
 #endif

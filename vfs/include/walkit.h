@@ -138,6 +138,14 @@ void walkit_storage_destroy(const walkit_storage *st);
  * its backend alive during the call. */
 long walkit_littlefs_blocks_used(struct lfs *lfs);
 
+/* Holds lfs's backend lock (the one every walkit call on lfs takes), so that a program can call
+ * littlefs directly beside tasks running SQL on it: waits at most timeout_ms for it.  0: held
+ * (or lfs has no backend: nothing else uses it), release with walkit_littlefs_unlock; -1: still
+ * held by another task after timeout_ms, not taken.  Not recursive: no walkit call on lfs (nor
+ * walkit_littlefs_blocks_used) while holding it. */
+int walkit_littlefs_lock(struct lfs *lfs, uint32_t timeout_ms);
+void walkit_littlefs_unlock(struct lfs *lfs);
+
 /* Testing hook: of the allocations walkit itself makes (not SQLite's), the next `skip`
  * succeed, then `fail` fail as if memory were exhausted.  walkit_fault_alloc(0, 0) disarms. */
 void walkit_fault_alloc(int skip, int fail);

@@ -230,9 +230,25 @@ int walkit_os_mutex_lock(walkit_os_mutex *m)
     return WALKIT_OS_OK;
 }
 
+#ifdef WALKIT_BARE_SMP_PLANT_HANG
+/* A planted bug, for the test that shows the stress driver's watchdog reports a run that stops
+ * (tests/boards/qemu-virt-a15-smp/test_stress_target.py): core 1's 2,000th release never
+ * happens, and the core stops there, holding the mutex, as a task that hangs in a critical
+ * section would.  Never define it in a real build. */
+static void plant_hang(void)
+{
+    static uint32_t releases;
+    if (this_task() == 2 && ++releases == 2000)
+        for (;;) wait_event();
+}
+#else
+static inline void plant_hang(void) { }
+#endif
+
 int walkit_os_mutex_unlock(walkit_os_mutex *m)
 {
     if (m->owner != this_task()) return WALKIT_OS_ERROR;
+    plant_hang();
     if (--m->depth > 0) return WALKIT_OS_OK; /* a recursive mutex still held */
     dmb(); /* release: the critical section before the store that frees the mutex */
     m->owner = 0;

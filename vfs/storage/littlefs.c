@@ -562,16 +562,41 @@ const walkit_storage *walkit_storage_littlefs(struct lfs *lfs)
     return &fs->st;
 }
 
-long walkit_littlefs_blocks_used(struct lfs *lfs)
+/* lfs's live backend, or NULL. */
+static wlfs_fs *backend_of(struct lfs *lfs)
 {
-    if (!lfs || !lfs->cfg) return LFS_ERR_INVAL;
     walkit_os_mutex *global = walkit_global_lock();
     wlfs_fs *fs = NULL;
     if (global) {
-        walkit_mutex_enter(global, "littlefs usage");
+        walkit_mutex_enter(global, "littlefs lookup");
         for (fs = backends; fs && fs->lfs != lfs; fs = fs->next) {}
-        walkit_mutex_leave(global, "littlefs usage");
+        walkit_mutex_leave(global, "littlefs lookup");
     }
+    return fs;
+}
+
+int walkit_littlefs_lock(struct lfs *lfs, uint32_t timeout_ms)
+{
+    wlfs_fs *fs = lfs ? backend_of(lfs) : NULL;
+    if (!fs) return 0;
+    uint64_t deadline = walkit_os_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    while (walkit_os_mutex_trylock(fs->lock) != WALKIT_OS_OK) {
+        if (walkit_os_monotonic_us() >= deadline) return -1;
+        walkit_os_sleep_us(1000);
+    }
+    return 0;
+}
+
+void walkit_littlefs_unlock(struct lfs *lfs)
+{
+    wlfs_fs *fs = lfs ? backend_of(lfs) : NULL;
+    if (fs) walkit_mutex_leave(fs->lock, "littlefs direct");
+}
+
+long walkit_littlefs_blocks_used(struct lfs *lfs)
+{
+    if (!lfs || !lfs->cfg) return LFS_ERR_INVAL;
+    wlfs_fs *fs = backend_of(lfs);
     if (fs) walkit_mutex_enter(fs->lock, "littlefs usage");
     lfs_ssize_t n = distinct_used(lfs);
     if (fs) walkit_mutex_leave(fs->lock, "littlefs usage");

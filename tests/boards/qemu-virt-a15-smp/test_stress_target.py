@@ -130,9 +130,11 @@ def test_a_stopped_run_is_reported_by_the_watchdog(build_image, tmp_path):
 
 def test_planted_non_atomic_locks_are_caught(build_image, tmp_path):
     """The target stress can fail, and says so: with the OS port's mutex take made
-    check-then-store (WALKIT_BARE_SMP_PLANT_RACE, vfs/os/bare_smp.c), so the WAL-index node's
-    lock slots (and littlefs, SQLite) are no longer mutually exclusive between cores, the run
-    reports FAIL.  When two cores take one mutex, the release of the one that is no longer
+    check-then-store (WALKIT_BARE_SMP_PLANT_RACE, vfs/os/bare_smp.c), so every mutex built on
+    it (the WAL-index node's waiter queue, the storage backend's, SQLite's) is no longer
+    mutually exclusive between cores, the run reports FAIL.  (The lock slots themselves are
+    atomics, not mutexes: their own planted race, WALKIT_PLANT_RACY_SLOTS, is caught on the
+    host by ThreadSanitizer, tests/vfs/shm/test_registry_slots.py.)  When two cores take one mutex, the release of the one that is no longer
     its owner is refused: an OS-layer failure (vfs.os_errors), which fails the run even when
     the data came through (7-8 in 900-6,000 commits on either storage).  If the tasks
     deadlock instead, core 0, which has no task of its own with three on cores 1-3, ends the

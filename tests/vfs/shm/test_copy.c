@@ -392,19 +392,33 @@ static void trio_close(trio *t, const char *vfs_name)
     walkit_storage_destroy(t->st);
 }
 
-/* c stores under its exclusive slot and unlocks: a's next granted lock sees the store.
+/* Stores v at WORD under x's exclusive slot, then unlocks it (a writer's whole transaction).
+ * 1 if both lock calls succeeded. */
+static int publish(shm_conn *x, int slot, uint32_t v)
+{
+    if (shm_lock(x, slot, EXCL) != SQLITE_OK) return 0;
+    x->r0[WORD] = v;
+    return shm_lock(x, slot, UNLOCK_EXCL) == SQLITE_OK;
+}
+
+/* WORD as x reads it under a shared slot (a reader's whole transaction); *ok is cleared if a
+ * lock call failed. */
+static uint32_t read_shared(shm_conn *x, int slot, int *ok)
+{
+    if (shm_lock(x, slot, SHARED) != SQLITE_OK) *ok = 0;
+    uint32_t v = x->r0[WORD];
+    shm_lock(x, slot, UNLOCK_SHARED);
+    return v;
+}
+
+/* c publishes under its exclusive slot: a's next granted lock sees the store.
  * Needs RELEASE_BEFORE_EXCL_UNLOCK (c publishes) and ACQUIRE_AFTER_GRANTED (a refreshes). */
 static int check_fence_exclusive_unlock_then_granted_lock(void)
 {
     trio t;
-    int ok = trio_open(&t, "f-1");
-    EXPECT(ok, "set-up");
-    ok = shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
-    t.c.r0[WORD] = 0xc1;
-    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
-    ok = ok && shm_lock(&t.a, SLOT_A, SHARED) == SQLITE_OK;
-    uint32_t seen = t.a.r0[WORD];
-    shm_lock(&t.a, SLOT_A, UNLOCK_SHARED);
+    EXPECT(trio_open(&t, "f-1"), "set-up");
+    int ok = publish(&t.c, SLOT_C, 0xc1);
+    uint32_t seen = read_shared(&t.a, SLOT_A, &ok);
     trio_close(&t, "f-1");
     EXPECT(ok, "a lock call failed");
     EXPECT(seen == 0xc1, "after c's exclusive unlock, a's granted lock reads %#x, not c's 0xc1",
@@ -417,14 +431,11 @@ static int check_fence_exclusive_unlock_then_granted_lock(void)
 static int check_fence_shared_unlock_publishes(void)
 {
     trio t;
-    int ok = trio_open(&t, "f-2");
-    EXPECT(ok, "set-up");
-    ok = shm_lock(&t.a, SLOT_A, SHARED) == SQLITE_OK;
+    EXPECT(trio_open(&t, "f-2"), "set-up");
+    int ok = shm_lock(&t.a, SLOT_A, SHARED) == SQLITE_OK;
     t.a.r0[WORD] = 0xa1;
     ok = ok && shm_lock(&t.a, SLOT_A, UNLOCK_SHARED) == SQLITE_OK;
-    ok = ok && shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
-    uint32_t seen = t.b.r0[WORD];
-    shm_lock(&t.b, SLOT_B, UNLOCK_SHARED);
+    uint32_t seen = read_shared(&t.b, SLOT_B, &ok);
     trio_close(&t, "f-2");
     EXPECT(ok, "a lock call failed");
     EXPECT(seen == 0xa1, "after a's shared unlock, b's granted lock reads %#x, not a's 0xa1",
@@ -438,12 +449,9 @@ static int check_fence_shared_unlock_publishes(void)
 static int check_fence_refused_lock_acquires(void)
 {
     trio t;
-    int ok = trio_open(&t, "f-3");
-    EXPECT(ok, "set-up");
-    ok = shm_lock(&t.a, SLOT_A, EXCL) == SQLITE_OK;
-    ok = ok && shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
-    t.c.r0[WORD] = 0xc3;
-    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    EXPECT(trio_open(&t, "f-3"), "set-up");
+    int ok = shm_lock(&t.a, SLOT_A, EXCL) == SQLITE_OK;
+    ok = publish(&t.c, SLOT_C, 0xc3) && ok;
     int refused = shm_lock(&t.b, SLOT_A, EXCL);
     uint32_t seen = t.b.r0[WORD];
     shm_lock(&t.a, SLOT_A, UNLOCK_EXCL);
@@ -461,13 +469,10 @@ static int check_fence_refused_lock_acquires(void)
 static int check_fence_unlock_acquires(void)
 {
     trio t;
-    int ok = trio_open(&t, "f-4");
-    EXPECT(ok, "set-up");
-    ok = shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
-    ok = ok && shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
-    t.c.r0[WORD] = 0xc4;
-    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
-    ok = ok && shm_lock(&t.b, SLOT_B, UNLOCK_SHARED) == SQLITE_OK;
+    EXPECT(trio_open(&t, "f-4"), "set-up");
+    int ok = shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
+    ok = publish(&t.c, SLOT_C, 0xc4) && ok;
+    ok = shm_lock(&t.b, SLOT_B, UNLOCK_SHARED) == SQLITE_OK && ok;
     uint32_t seen = t.b.r0[WORD];
     trio_close(&t, "f-4");
     EXPECT(ok, "a lock call failed");
@@ -482,17 +487,12 @@ static int check_fence_unlock_acquires(void)
 static int check_fence_barrier_keeps_the_newer_store(void)
 {
     trio t;
-    int ok = trio_open(&t, "f-5");
-    EXPECT(ok, "set-up");
-    ok = shm_lock(&t.c, SLOT_C, EXCL) == SQLITE_OK;
-    t.c.r0[WORD] = 0xc5;
-    ok = ok && shm_lock(&t.c, SLOT_C, UNLOCK_EXCL) == SQLITE_OK;
+    EXPECT(trio_open(&t, "f-5"), "set-up");
+    int ok = publish(&t.c, SLOT_C, 0xc5);
     t.a.r0[WORD] = 0xa5;
     t.a.f->pMethods->xShmBarrier(t.a.f);
     uint32_t a_sees = t.a.r0[WORD];
-    ok = ok && shm_lock(&t.b, SLOT_B, SHARED) == SQLITE_OK;
-    uint32_t b_sees = t.b.r0[WORD];
-    shm_lock(&t.b, SLOT_B, UNLOCK_SHARED);
+    uint32_t b_sees = read_shared(&t.b, SLOT_B, &ok);
     trio_close(&t, "f-5");
     EXPECT(ok, "a lock call failed");
     EXPECT(a_sees == 0xa5, "after its barrier, a reads %#x, not its own newer store 0xa5",

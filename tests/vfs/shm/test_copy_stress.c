@@ -11,7 +11,12 @@
  * one in 6, large (120 rows of 600 bytes on cache_size=8 pages, so the pager spills frames to
  * the WAL before the commit); a third of the large ones roll back after the spill.  Every
  * transaction inserts rows tagged with its unique id and adds their count and tag sum to one
- * ledger row.  A committed transaction is recorded in memory; every 24th commit runs a
+ * ledger row.  Once more than RETAIN committed transactions have rows in the table, each
+ * transaction also deletes the rows of the oldest of them (a range of rowids) and takes their
+ * count and sum off the ledger: the table stays bounded however long the run (the readers'
+ * full scans cost the same at 10^5 transactions as at 10^3), freed pages are reused by later
+ * inserts, and a delete that finds other than the rows that transaction committed is a failed
+ * data check (bad_deletes).  A committed transaction is recorded in memory; every 24th commit runs a
  * checkpoint (PASSIVE, RESTART, TRUNCATE in turn: the
  * last two reset the WAL, so the next transaction writes frame 1 again), and that thread's next
  * transaction is a large one that rolls back.  READERS threads hold read transactions
@@ -36,6 +41,9 @@
 #define LARGE_ROWS 120
 #define PAD_BYTES 600
 #define CKPT_EVERY 24
+#ifndef RETAIN
+#define RETAIN 256 /* committed transactions whose rows stay in the table */
+#endif
 
 static int nworkers, txns_per_worker, nreaders;
 static unsigned seed0;
@@ -43,12 +51,39 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards everything be
 static sqlite3 **pool;
 static int npool;
 static long commits, rollbacks, spilled_rollbacks, large_commits, busy, reads, bad_reads, ckpts, ckpt_full, reopens,
-    errors;
+    errors, deletes, bad_deletes;
 static int writers_left;
 static char first_error[256];
-/* Per transaction id: rows it inserted if committed, -1 if rolled back, 0 if never run. */
+/* Per transaction id: rows it inserted if committed, -1 if rolled back, DELETED if a later
+ * commit deleted its rows, 0 if never run. */
+#define DELETED (-2)
 static int *outcome;
 static int ntx;
+/* Committed transactions whose rows are in the table, oldest first: a ring of ntx + 1 slots
+ * (each transaction is in it at most once). */
+static int *live, live_head, live_len;
+
+static void live_push(int tx) /* lock held */
+{
+    live[(live_head + live_len++) % (ntx + 1)] = tx;
+}
+
+/* The oldest committed transaction once more than RETAIN are live, else 0 (lock held).  The
+ * caller deletes its rows, or gives it back with live_push when its transaction did not commit. */
+static int live_pop_victim(void)
+{
+    if (live_len <= RETAIN) return 0;
+    int tx = live[live_head];
+    live_head = (live_head + 1) % (ntx + 1);
+    live_len--;
+    return tx;
+}
+
+/* The rowids of transaction tx's rows: one range per transaction, scattered over the table. */
+static sqlite3_int64 row_id(int tx, int k)
+{
+    return (sqlite3_int64)((uint64_t)((uint32_t)tx * 2654435761u) << 16 | (unsigned)k);
+}
 
 static void note_error(const char *what, sqlite3 *db, int rc)
 {
@@ -141,9 +176,10 @@ static void pool_give(sqlite3 *db)
     pthread_mutex_unlock(&lock);
 }
 
-/* One transaction with id tx: SQLITE_OK (committed or rolled back as planned), SQLITE_BUSY
- * (retry), or an error. */
-static int run_tx(sqlite3 *db, int tx, int rows, int rollback)
+/* One transaction with id tx, which also deletes the rows of transaction victim (0: none);
+ * *deleted is the count it deleted.  SQLITE_OK (committed or rolled back as planned),
+ * SQLITE_BUSY (retry), or an error. */
+static int run_tx(sqlite3 *db, int tx, int rows, int rollback, int victim, int *deleted)
 {
     /* Keys scattered over the whole table: each transaction writes leaves that later ones
      * mostly leave alone, so a frame the WAL-index loses stays lost (appending at the end, every
@@ -158,16 +194,24 @@ static int run_tx(sqlite3 *db, int tx, int rows, int rollback)
         sqlite3_bind_int(st, 1, tx);
         sqlite3_bind_int(st, 2, k);
         sqlite3_bind_int(st, 3, rows > SMALL_MAX ? PAD_BYTES : 16);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)((uint64_t)((uint32_t)tx * 2654435761u) << 16 | (unsigned)k));
+        sqlite3_bind_int64(st, 4, row_id(tx, k));
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    *deleted = 0;
+    if (rc == SQLITE_OK && victim) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM t WHERE id BETWEEN %lld AND %lld",
+                 (long long)row_id(victim, 0), (long long)row_id(victim, 0xffff));
+        rc = exec(db, sql);
+        if (rc == SQLITE_OK) *deleted = sqlite3_changes(db);
+    }
     if (rc == SQLITE_OK) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "UPDATE ledger SET n = n + %d, s = s + %lld", rows,
-                 (long long)tx * rows);
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE ledger SET n = n + %d, s = s + %lld", rows - *deleted,
+                 (long long)tx * rows - (long long)victim * *deleted);
         rc = exec(db, sql);
     }
     sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_SPILL, &spills1, &hi, 0);
@@ -211,8 +255,12 @@ static void *writer(void *arg)
         }
         sqlite3 *db = pool_take(&seed);
         if (!db) break;
-        int rc, tries = 0;
-        while ((rc = run_tx(db, tx, rows, rollback)) != SQLITE_OK && (rc & 0xff) == SQLITE_BUSY &&
+        pthread_mutex_lock(&lock);
+        int victim = live_pop_victim(), expect = victim ? outcome[victim] : 0;
+        pthread_mutex_unlock(&lock);
+        int rc, tries = 0, deleted = 0;
+        while ((rc = run_tx(db, tx, rows, rollback, victim, &deleted)) != SQLITE_OK &&
+               (rc & 0xff) == SQLITE_BUSY &&
                ++tries < 200) { /* each try waited up to the busy timeout: give up eventually */
             pthread_mutex_lock(&lock);
             busy++;
@@ -224,6 +272,13 @@ static void *writer(void *arg)
             break;
         }
         pthread_mutex_lock(&lock);
+        if (deleted != expect) bad_deletes++; /* victim's commit is older than this snapshot */
+        if (victim && rollback) live_push(victim); /* its rows are back: still live */
+        if (victim && !rollback) {
+            outcome[victim] = DELETED;
+            deletes++;
+        }
+        if (!rollback) live_push(tx);
         outcome[tx] = rollback ? -1 : rows;
         long c = rollback ? commits : ++commits;
         if (rollback) rollbacks++;
@@ -314,7 +369,7 @@ static int final_check(char *integrity, size_t cap, long *missing, long *ghost, 
     sqlite3_finalize(st);
     for (int tx = 1; tx <= ntx; tx++) {
         if (outcome[tx] > 0 && seen[tx] != outcome[tx]) (*missing)++;
-        if (outcome[tx] <= 0 && seen[tx] != 0) (*ghost)++;
+        if (outcome[tx] <= 0 && seen[tx] != 0) (*ghost)++; /* rolled back, deleted or never run */
     }
     free(seen);
     sqlite3_close(db);
@@ -352,6 +407,7 @@ int main(int argc, char **argv)
     ntx = nworkers * txns_per_worker;
     outcome = calloc((size_t)ntx + 1, sizeof *outcome);
     pool = calloc((size_t)nworkers, sizeof *pool);
+    live = calloc((size_t)ntx + 1, sizeof *live);
     sqlite3 *db = connect();
     if (!db || exec(db, "PRAGMA journal_mode=WAL;"
                         "CREATE TABLE t(id INTEGER PRIMARY KEY, tx INTEGER, k INTEGER, pad BLOB);"
@@ -380,7 +436,7 @@ int main(int argc, char **argv)
     int rc = final_check(integrity, sizeof integrity, &missing, &ghost, &ledger_ok);
     if (rc != SQLITE_OK) note_error("final check", NULL, rc);
     long done = commits + rollbacks;
-    int ok = errors == 0 && bad_reads == 0 && done == (long)ntx && missing == 0 && ghost == 0 &&
+    int ok = errors == 0 && bad_reads == 0 && bad_deletes == 0 && done == (long)ntx && missing == 0 && ghost == 0 &&
              ledger_ok && strcmp(integrity, "ok") == 0;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     for (char *p = integrity; *p; p++)
@@ -388,13 +444,14 @@ int main(int argc, char **argv)
     for (char *p = first_error; *p; p++)
         if (*p == '\n' || *p == '"') *p = ' ';
     printf("RESULT %s mode=%s txns=%ld commits=%ld rollbacks=%ld spilled_rollbacks=%ld large_commits=%ld busy=%ld "
-           "reads=%ld bad_reads=%ld ckpts=%ld ckpt_full=%ld reopens=%ld missing=%ld ghost=%ld ledger=%s "
+           "reads=%ld bad_reads=%ld deletes=%ld bad_deletes=%ld ckpts=%ld ckpt_full=%ld reopens=%ld missing=%ld ghost=%ld ledger=%s "
            "integrity=\"%s\" errors=%ld elapsed_ms=%.0f txns_per_s=%.0f error=\"%s\"\n",
            ok ? "ok" : "FAIL", argv[2], done, commits, rollbacks, spilled_rollbacks, large_commits, busy, reads,
-           bad_reads, ckpts, ckpt_full, reopens, missing, ghost, ledger_ok ? "ok" : "bad", integrity,
+           bad_reads, deletes, bad_deletes, ckpts, ckpt_full, reopens, missing, ghost, ledger_ok ? "ok" : "bad", integrity,
            errors, secs * 1000, (double)done / secs, first_error);
     free(th);
     free(pool);
     free(outcome);
+    free(live);
     return ok ? 0 : 1;
 }

@@ -23,7 +23,8 @@ def stress_clean(r):
     assert r.ok and r.returncode == 0, r.output
     assert int(f["missing"]) == 0 and int(f["ghost"]) == 0 and f["integrity"] == "ok"
     assert int(f["rollbacks"]) > 0 and int(f["large_commits"]) > 0 and int(f["ckpts"]) > 0
-    assert int(f["reopens"]) > 0 and int(f["reads"]) > 0, "every part of the pattern ran"
+    assert int(f["reopens"]) > 0 and int(f["reads"]) > 0 and int(f["deletes"]) > 0, \
+        "every part of the pattern ran"
 
 
 @pytest.mark.parametrize("blocking", [True, False], ids=["blocking", "busy-handler"])

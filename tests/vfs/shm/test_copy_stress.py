@@ -4,7 +4,7 @@ blocking locks and with busy-handler retries; shm_copy.go's rules and walkit's r
 are caught; the debug build's checksum stays quiet, and aborts on a planted stray write; the
 copy mode under ThreadSanitizer.
 
-CI runs small sizes.  Full size (about 10^5 transactions, minutes):
+CI runs small sizes.  Full size (10^5 transactions: about 10 minutes on this 2-core VM):
     .venv/bin/python -m walkit.native.copy --workers 16 --txns 7000 --readers 4
     .venv/bin/python -m walkit.native.copy --workers 8 --txns 400 --readers 2 --tsan
     .venv/bin/python -m walkit.native.copy --ncruces --no-blocking --workers 16 --txns 120  # fails

@@ -72,6 +72,7 @@ class Pool:
         self.ec = [0] * self.nblocks
         self.seal = [NOSEAL] * self.nblocks
         self.files: dict[int, _File] = {}
+        self.next_seq = 1  # above every sequence number in the pool (HDR's, records', TRUNCs')
         if bytes(self.buf).count(0xFF) == len(self.buf):
             raise WalkitError(f"{where}: blank partition, no pool yet (let the firmware boot once)")
         views = [self._read_area(a, apply=False) for a in (0, 1)]
@@ -181,7 +182,8 @@ class Pool:
     def _apply(self, typ: int, d: bytes) -> None:
         bad = PoolDamaged(f"{self.where}: state-log record type {typ} contradicts the state")
         if typ == HDR:
-            magic, ver, slots, gen, bs, n, area, p, _seq = struct.unpack("<IHHIIIIIQ", d)
+            magic, ver, slots, gen, bs, n, area, p, seq = struct.unpack("<IHHIIIIIQ", d)
+            self.next_seq = max(self.next_seq, seq)
             if (ver, slots, bs, n, area, p) != (VERSION, SLOTS, self.bs, self.nblocks, self.area, self.P):
                 raise PoolDamaged(f"{self.where}: pool made with another geometry or version "
                                   f"(erase block {bs}, {n} blocks, version {ver})")
@@ -224,6 +226,7 @@ class Pool:
             if f is None:
                 raise bad
             f.trunc_size, f.trunc_seq = struct.unpack_from("<QQ", d, 1)
+            self.next_seq = max(self.next_seq, f.trunc_seq + 1)
         elif typ == SEAL:
             b, n = struct.unpack_from("<II", d)
             self.seal[b] = n
@@ -257,6 +260,7 @@ class Pool:
                     torn, scan = _align(DHDR + n, self.P), False  # the header is whole
                     break
                 last_seq = seq
+                self.next_seq = max(self.next_seq, seq + 1)
                 if seq < f.trunc_seq:
                     payload = payload[:max(0, f.trunc_size - off)]
                 if payload:

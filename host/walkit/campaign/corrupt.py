@@ -239,9 +239,11 @@ def _damage_pool(out: Path, board: str, case: dict, rnd: random.Random) -> str:
 
         pool = Pool(bytes(part), f.erase_block, f.prog_size)
         log = range(pool.active * pool.area, (pool.active + 1) * pool.area)
-        used = [b for b in log if b * f.erase_block < pool.active * pool.area * f.erase_block + pool.log_used]
-        used += sorted(b for fl in pool.files.values() for b in (fl.blocks or []))
-        blk = rnd.choice(used)
+        # Half the cases hit the state log (the pool's metadata, as littlefs's metadata pairs
+        # are littlefs's), half a data block of a file.
+        logs = [b for b in log if b * f.erase_block < pool.active * pool.area * f.erase_block + pool.log_used]
+        data = sorted(b for fl in pool.files.values() for b in (fl.blocks or []))
+        blk = rnd.choice(logs if rnd.random() < 0.5 or not data else data)
         start = blk * f.erase_block
         region = bytes(part[start:start + f.erase_block])
         end = len(region.rstrip(b"\xff")) or 1

@@ -4,7 +4,8 @@ board.toml formatted only when blank and mounted beside littlefs, databases on e
 nor blank reported and left untouched with littlefs still working, every program/erase
 counted by the device (the NOR erased-word rule never refused), a torn tail in a file's last
 block discarded with commits going on after it, and a damaged record with a record after it
-reported with its block and offset (the host's reader agreeing)."""
+reported with its block and offset (the host's reader agreeing), and a full pool giving
+SQLITE_FULL with every acknowledged row kept."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from walkit.boards import load_board
 from walkit.image.pool import DHDR, Pool, PoolDamaged
+from walkit.sql import SqlError
 
 POOL_DB = "file:/p.db?vfs=pool"
 
@@ -172,3 +174,56 @@ def test_damage_mid_block_is_reported_with_block_and_offset(target_factory, walk
         bytes(raw[f.pool_offset:f.pool_offset + f.pool_size]), "the firmware wrote to a damaged pool"
     with pytest.raises(PoolDamaged, match=re.escape(where)):
         Pool(after[f.pool_offset:f.pool_offset + f.pool_size], f.erase_block, f.prog_size)
+
+
+SQLITE_FULL = 13
+
+
+def _rows(db, sql):
+    return [tuple(r) for r in db.execute(sql)]
+
+
+def test_full_pool_gives_full_and_loses_nothing(target_factory):
+    """Filling the pool partition (16 MiB on both boards) with 64 KiB transactions: SQLITE_FULL,
+    every acknowledged row there, integrity ok; later writes (a checkpoint too: it needs room
+    for the pages it copies) fail with SQLITE_FULL again and change nothing; after a reboot the
+    same rows read back and the NOR rule was never broken."""
+    t = target_factory()
+    db = t.session().connect(POOL_DB)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE keep(i INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("INSERT INTO keep VALUES (1, 'precious')")
+    db.execute("CREATE TABLE fill(i INTEGER PRIMARY KEY, b BLOB)")
+    err, acked = None, 0
+    for _ in range(400):  # 400 x 64 KiB = 25 MiB > the 16 MiB partition
+        try:
+            db.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE "
+                       "i < 16) INSERT INTO fill(b) SELECT randomblob(4096) FROM n")
+            acked += 16
+        except SqlError as e:
+            err = e
+            break
+    assert err is not None, "the pool never filled up"
+    assert err.primary == SQLITE_FULL, err
+    assert acked > 100
+
+    def intact(db):
+        assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
+        assert _rows(db, "SELECT v FROM keep") == [("precious",)]
+        assert _rows(db, "SELECT count(*) FROM fill") == [(acked,)]
+
+    intact(db)
+    for sql in ("DELETE FROM fill WHERE i % 2 = 0", "PRAGMA wal_checkpoint(TRUNCATE)"):
+        with pytest.raises(SqlError) as e:
+            db.execute(sql)
+        assert e.value.primary == SQLITE_FULL, (sql, e.value)
+    intact(db)
+    db.close()
+    assert t.shutdown() == 0
+    t.boot()
+    assert "storage: flash pool mounted" in t.boot_output
+    db = t.session().connect(POOL_DB)
+    intact(db)
+    db.close()
+    assert t.console.stats()["flash.refused"] == 0
+    assert t.shutdown() == 0

@@ -68,7 +68,7 @@ void pool_mount_boot(pool_mount *pm, flash_dev *flash)
                                    .prog_size = flash->prog_size, .read_size = flash->read_size};
     walkit_flashpool_config cfg = {&pm->bd, 0, 0};
     int how = 0;
-    int rc = walkit_storage_flashpool(&cfg, &pm->storage, &how);
+    int rc = walkit_storage_flashpool_why(&cfg, &pm->storage, &how, pm->why, sizeof pm->why);
     if (rc == WALKIT_FLASHPOOL_OK) {
         pm->state = how == WALKIT_FLASHPOOL_FORMATTED ? POOL_FORMATTED : POOL_MOUNTED;
         fw_log("storage: flash pool %s at %lu (%lu bytes)",
@@ -79,7 +79,11 @@ void pool_mount_boot(pool_mount *pm, flash_dev *flash)
     pm->error = rc;
     pm->storage = NULL;
     pm->state = rc == WALKIT_FLASHPOOL_E_CORRUPT ? POOL_CORRUPT : POOL_FAILED;
-    fw_log(rc == WALKIT_FLASHPOOL_E_CORRUPT
-               ? "storage: flash pool corrupt (error %d); running without it, the partition is left as it is"
-               : "storage: flash pool mount failed (error %d)", rc);
+    if (rc == WALKIT_FLASHPOOL_E_CORRUPT) {
+        fw_log("storage: flash pool corrupt (error %d); running without it, the partition is "
+               "left as it is", rc);
+        if (pm->why[0]) fw_log("storage: flash pool: %s", pm->why);
+    } else {
+        fw_log("storage: flash pool mount failed (error %d)", rc);
+    }
 }

@@ -28,6 +28,7 @@ typedef struct pool_mount {
     flash_dev *flash;
     walkit_flashpool_bd bd;     /* offsets relative to flash->pool_offset */
     const walkit_storage *storage; /* NULL unless MOUNTED/FORMATTED */
+    char why[160];              /* CORRUPT: what the mount found (block, offset), for the log */
 } pool_mount;
 
 /* Mounts per the policy above and prints one line saying what happened. */

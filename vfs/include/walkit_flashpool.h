@@ -26,6 +26,10 @@ extern "C" {
  *   erase: one erase block at off (a multiple of erase_block); afterwards it reads all 0xFF.
  *   sync:  optional (NULL: every program and erase is durable when it returns, as on NOR).
  *          A device with a write-back cache makes everything before the call durable here.
+ *          Between two calls it may make writes durable in any order across erase blocks,
+ *          but what survives a cut of the programs into one block is a prefix of them in
+ *          issue order (the last one possibly torn): mount tells a torn tail from damage by
+ *          that (docs/flashpool.md, "Mount").
  *          The pool calls it where its ordering needs earlier operations on flash before
  *          later ones: after every erase, before and after every state-log record, and at
  *          the end of every storage sync (docs/flashpool.md, "Ordering").
@@ -70,6 +74,13 @@ typedef struct walkit_flashpool_config {
  * written), E_INVAL (bad geometry or config), E_IO (the device failed), E_NOMEM. */
 int walkit_storage_flashpool(const walkit_flashpool_config *cfg, const walkit_storage **out,
                              int *state);
+
+/* The same, and when the mount fails, one line in why (why_size bytes, NUL-terminated; may be
+ * NULL) saying what it found, e.g. "data block 37 (file /p.db-wal) offset 4096: damaged record
+ * with records after it".  Torn tails (the record a cut was programming, blank flash after it)
+ * are discarded and are not errors; damage anywhere else is (docs/flashpool.md, "Mount"). */
+int walkit_storage_flashpool_why(const walkit_flashpool_config *cfg, const walkit_storage **out,
+                                 int *state, char *why, uint32_t why_size);
 
 /* Counters of one pool (monotonic since its mount, except the block figures: now). */
 typedef struct walkit_flashpool_info {

@@ -43,8 +43,10 @@
  *
  * Thread safety: one mutex per pool guards every field below and every device call.
  */
+#include <stdarg.h>
 #include <string.h>
 
+#include "sqlite3.h"
 #include "storage/storage.h"
 #include "walkit_flashpool.h"
 #include "walkit_int.h"
@@ -66,6 +68,11 @@ _Static_assert(WALKIT_FLASHPOOL_E_NOMEM == WALKIT_ST_NOMEM && WALKIT_FLASHPOOL_E
 #define FP_NOSEAL 0xffffffffu
 #define FP_NOOWNER 0xffu
 #define FP_BLOCKS_PER_REC 256u /* SNAP_BLOCKS / SNAP_FLIST entries per record */
+/* The most one program operation covers: a state-log record is one program of at most FP_BUF
+ * bytes, a data record is programmed header first in pieces of at most FP_BUF bytes.  So a
+ * cut tears at most FP_BUF bytes from the start of the record it cuts (all of the record
+ * when its header is whole), and flash beyond that is blank (docs/flashpool.md, "Mount"). */
+#define FP_TORN_MAX FP_BUF
 
 /* State-log record types (docs/flashpool.md). */
 enum {
@@ -94,6 +101,7 @@ typedef struct fp_file {
     uint32_t nblocks, cap_blocks;
     uint32_t head_used; /* bytes used in the head block (records, padded) */
     int head_closed;   /* the head takes no more records (torn tail or a failed program) */
+    int seal_unlogged; /* closed after a failed program, its SEAL not yet on flash */
 } fp_file;
 
 typedef struct fp_block {
@@ -135,6 +143,9 @@ typedef struct fp_pool {
     uint32_t npend, cap_pend, pend_used;
     uint64_t pend_since_us;
     uint64_t gc_bytes, compactions;
+    /* Mount only: where to say what was found (walkit_storage_flashpool_why). */
+    char *why;
+    uint32_t why_size;
 } fp_pool;
 
 struct walkit_storage_file {
@@ -175,6 +186,18 @@ static int all_ff(const unsigned char *b, size_t n)
     while (n--)
         if (*b++ != 0xff) return 0;
     return 1;
+}
+
+/* Mount found damage: says where (into p->why) and returns WALKIT_ST_CORRUPT. */
+static int fp_damage(fp_pool *p, const char *fmt, ...)
+{
+    if (p->why && p->why_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        sqlite3_vsnprintf((int)p->why_size, p->why, fmt, ap);
+        va_end(ap);
+    }
+    return WALKIT_ST_CORRUPT;
 }
 
 static void *fp_grow(void *old, uint32_t *cap, uint32_t used, size_t elem)
@@ -299,11 +322,15 @@ static int fp_compact(fp_pool *p)
     unsigned char *rec = p->snapbuf; /* FP_BUF >= 17 + FP_NAME_MAX and 4 + 8 x 256 */
     for (uint32_t i = 0; i < p->area_blocks; i++)
         if ((rc = fp_erase_block(p, (uint32_t)other * p->area_blocks + i, 0)) != WALKIT_ST_OK) return rc;
+    /* A barrier after every record, as after every delta: at any time at most an area's last
+     * record is not yet on flash, so a cut leaves at most one torn record, at the end, with
+     * blank flash after it, and mount can call anything else damage. */
 #define PUT(type, len)                                                                         \
     do {                                                                                       \
         if (at + fp_align(p, FP_LHDR + (len)) > p->area_bytes) return WALKIT_ST_NOSPC;          \
         if ((rc = fp_log_put(p, other, at, type, rec, len, &size)) != WALKIT_ST_OK) return rc; \
         at += size;                                                                            \
+        if ((rc = fp_barrier(p)) != WALKIT_ST_OK) return rc;                                   \
     } while (0)
     put32(rec, FP_AREA_MAGIC);
     put16(rec + 4, FP_VERSION);
@@ -347,7 +374,7 @@ static int fp_compact(fp_pool *p)
     p->gen = gen;
     p->log_used = at;
     p->compactions++;
-    return fp_barrier(p);
+    return WALKIT_ST_OK;
 }
 
 /* ---- extent maps (pool lock held) */
@@ -490,6 +517,7 @@ static int fp_free_dead(fp_pool *p)
 }
 
 static int fp_append(fp_pool *p, fp_file *f, uint64_t off, const unsigned char *buf, uint32_t n);
+static int fp_close_head(fp_pool *p, fp_file *f);
 
 /* The cleaner: while free blocks are at the reserve or below, copies the live bytes of the
  * non-head block with the fewest to its file's head and frees it.  Stops when no block would
@@ -547,6 +575,7 @@ static int fp_new_block(fp_pool *p, fp_file *f)
         if (!n) return WALKIT_ST_NOMEM;
         f->blocks = n;
     }
+    if (f->seal_unlogged && (rc = fp_close_head(p, f)) != WALKIT_ST_OK) return rc;
     if ((rc = fp_erase_block(p, best, 0)) != WALKIT_ST_OK) return rc;
     unsigned char rec[9];
     rec[0] = (unsigned char)fp_slot(p, f);
@@ -563,8 +592,12 @@ static int fp_new_block(fp_pool *p, fp_file *f)
     return WALKIT_ST_OK;
 }
 
-/* Closes f's head after a failed program: SEAL says where its valid records end. */
-static void fp_close_head(fp_pool *p, fp_file *f)
+/* Closes f's head (a torn tail found at mount, or a failed program): SEAL says where its valid
+ * records end, so nothing is ever programmed after a torn record and mount never mistakes a
+ * torn record followed by later records for damage.  When the SEAL cannot be logged now, the
+ * next block allocation logs it first (a block that is not a file's head must be sealed or
+ * end cleanly). */
+static int fp_close_head(fp_pool *p, fp_file *f)
 {
     uint32_t b = f->blocks[f->nblocks - 1];
     unsigned char rec[8];
@@ -572,7 +605,9 @@ static void fp_close_head(fp_pool *p, fp_file *f)
     p->blk[b].seal = f->head_used;
     put32(rec, b);
     put32(rec + 4, f->head_used);
-    (void)fp_log(p, FPL_SEAL, rec, 8);
+    int rc = fp_log(p, FPL_SEAL, rec, 8);
+    f->seal_unlogged = rc != WALKIT_ST_OK;
+    return rc;
 }
 
 /* Data record header (docs/flashpool.md):  0 u16 magic, 2 u8 slot, 3 u8 flags (0),
@@ -617,7 +652,7 @@ static int fp_append(fp_pool *p, fp_file *f, uint64_t off, const unsigned char *
             fill = 0;
         }
         if (rc != WALKIT_ST_OK) {
-            fp_close_head(p, f);
+            (void)fp_close_head(p, f);
             return rc;
         }
         f->head_used += fp_align(p, FP_DHDR + part);
@@ -929,10 +964,77 @@ static void fp_destroy(void *ctx)
 
 /* ---- mount */
 
+/* How the records of a state-log area or of a data block end (fp_tail). */
+enum { FP_TAIL_CLEAN, FP_TAIL_TORN, FP_TAIL_DAMAGED };
+
 typedef struct fp_area_view {
-    int hdr_ok, complete, torn;
-    uint32_t gen, used;
+    int hdr_ok, complete, tail;
+    uint32_t gen, used, found; /* found: for FP_TAIL_DAMAGED, where the later data is */
 } fp_area_view;
+
+/* Whether a whole state-log record (its CRC checks out) starts at addr, within end. */
+static int fp_log_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
+{
+    unsigned char h[FP_LHDR];
+    int rc;
+    *whole = 0;
+    if (addr + FP_LHDR > end) return WALKIT_ST_OK;
+    if ((rc = fp_read_raw(p, addr, h, FP_LHDR)) != WALKIT_ST_OK) return rc;
+    uint32_t len = get16(h + 2), total = fp_align(p, FP_LHDR + len);
+    if (all_ff(h, FP_LHDR) || h[1] != 0 || total > FP_BUF || addr + total > end) return WALKIT_ST_OK;
+    if ((rc = fp_read_raw(p, addr + FP_LHDR, p->gcbuf, len)) != WALKIT_ST_OK) return rc;
+    *whole = fp_crc(fp_crc(0, h, 4), p->gcbuf, len) == get32(h + 4);
+    return WALKIT_ST_OK;
+}
+
+/* Whether a whole data record header (magic, its CRC checks out) starts at addr, within end. */
+static int fp_data_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
+{
+    unsigned char h[FP_DHDR];
+    int rc;
+    *whole = 0;
+    if (addr + FP_DHDR > end) return WALKIT_ST_OK;
+    if ((rc = fp_read_raw(p, addr, h, FP_DHDR)) != WALKIT_ST_OK) return rc;
+    *whole = get16(h) == FP_DATA_MAGIC && fp_crc(0, h, 28) == get32(h + 28);
+    return WALKIT_ST_OK;
+}
+
+/* Judges [addr, end) after a chain of records stopped at addr (a blank header, or a record
+ * that does not check out): FP_TAIL_CLEAN if it is blank; FP_TAIL_TORN if what is not blank
+ * lies within the `torn` bytes from addr that one cut program can leave and, when `scan`, no
+ * whole record starts in them after addr; else FP_TAIL_DAMAGED (*found: where the later
+ * record, or the first byte where nothing may be programmed, is).  A cut only ever tears the
+ * last record programmed and nothing is programmed after a torn record (mount seals it, or
+ * compacts the log away from it), so a whole record or data beyond it is damage. */
+static int fp_tail(fp_pool *p, int log, uint32_t addr, uint32_t torn, int scan, uint32_t end,
+                   int *tail, uint32_t *found)
+{
+    int blank, whole, rc;
+    *found = addr;
+    if ((rc = fp_is_blank(p, addr, end - addr, &blank)) != WALKIT_ST_OK) return rc;
+    *tail = FP_TAIL_CLEAN;
+    if (blank) return WALKIT_ST_OK;
+#ifdef WALKIT_FLASHPOOL_PLANT_DAMAGE_AS_TORN
+    /* A planted bug for tests/vfs/storage/test_flashpool.py: whatever follows a record that
+     * does not check out is taken for a torn tail, and the records after it are dropped. */
+    *tail = FP_TAIL_TORN;
+    return WALKIT_ST_OK;
+#endif
+    uint32_t wend = end - addr < torn ? end : addr + torn;
+    for (uint32_t x = addr + p->P; scan && x < wend; x += p->P) {
+        if ((rc = log ? fp_log_whole(p, x, end, &whole) : fp_data_whole(p, x, end, &whole)) != WALKIT_ST_OK)
+            return rc;
+        if (whole) {
+            *tail = FP_TAIL_DAMAGED;
+            *found = x;
+            return WALKIT_ST_OK;
+        }
+    }
+    if ((rc = fp_is_blank(p, wend, end - wend, &blank)) != WALKIT_ST_OK) return rc;
+    *tail = blank ? FP_TAIL_TORN : FP_TAIL_DAMAGED;
+    *found = wend;
+    return WALKIT_ST_OK;
+}
 
 /* Applies one state-log record to the RAM state (replay).  WALKIT_ST_CORRUPT when it
  * contradicts the state or the geometry. */
@@ -1022,8 +1124,9 @@ static int fp_apply(fp_pool *p, int type, const unsigned char *d, uint32_t len)
     return WALKIT_ST_CORRUPT;
 }
 
-/* Reads the records of one area: with apply, replays them into the RAM state.  A record
- * that does not check out ends the area (v->torn when it is not blank). */
+/* Reads the records of one area: with apply, replays them into the RAM state.  The records
+ * end at the first that is blank or does not check out; what follows is judged by fp_tail
+ * (v->tail).  An area whose first record is not a whole HDR is no area (v->hdr_ok 0). */
 static int fp_area_read(fp_pool *p, int area, int apply, fp_area_view *v)
 {
     uint32_t at = 0, base = (uint32_t)area * p->area_bytes;
@@ -1032,41 +1135,41 @@ static int fp_area_read(fp_pool *p, int area, int apply, fp_area_view *v)
     memset(v, 0, sizeof *v);
     while (at + FP_LHDR <= p->area_bytes) {
         if ((rc = fp_read_raw(p, base + at, h, FP_LHDR)) != WALKIT_ST_OK) return rc;
-        if (all_ff(h, FP_LHDR)) {
-            int blank;
-            if ((rc = fp_is_blank(p, base + at, p->area_bytes - at, &blank)) != WALKIT_ST_OK) return rc;
-            v->torn = !blank;
-            break;
-        }
+        if (all_ff(h, FP_LHDR)) break;
         uint32_t len = get16(h + 2), total = fp_align(p, FP_LHDR + len);
-        if (h[1] != 0 || total > FP_BUF || at + total > p->area_bytes) {
-            v->torn = 1;
-            break;
-        }
+        if (h[1] != 0 || total > FP_BUF || at + total > p->area_bytes) break;
         if ((rc = fp_read_raw(p, base + at + FP_LHDR, p->gcbuf, len)) != WALKIT_ST_OK) return rc;
         if (fp_crc(fp_crc(0, h, 4), p->gcbuf, len) != get32(h + 4)) {
 #ifndef WALKIT_FLASHPOOL_PLANT_NO_LOG_CRC
             /* (A planted bug for tests/host/campaign/test_campaign.py: a torn state-log record is
              * replayed as if it were whole.) */
-            v->torn = 1;
             break;
 #endif
         }
         if (at == 0) {
-            if (h[0] != FPL_HDR || len != 36 || get32(p->gcbuf) != FP_AREA_MAGIC) break;
+            if (h[0] != FPL_HDR || len != 36 || get32(p->gcbuf) != FP_AREA_MAGIC) return WALKIT_ST_OK;
             v->hdr_ok = 1;
             v->gen = get32(p->gcbuf + 8);
         }
         if (h[0] == FPL_SNAP_END) v->complete = 1;
-        if (apply && (rc = fp_apply(p, h[0], p->gcbuf, len)) != WALKIT_ST_OK) return rc;
+        if (apply && (rc = fp_apply(p, h[0], p->gcbuf, len)) != WALKIT_ST_OK)
+            return rc != WALKIT_ST_CORRUPT ? rc
+                   : fp_damage(p, "state-log area %d offset %u: a record (type %u) that "
+                               "contradicts the state or the partition's geometry", area, at, h[0]);
         at += total;
     }
     v->used = at;
-    return WALKIT_ST_OK;
+    if (!v->hdr_ok) return WALKIT_ST_OK;
+    rc = fp_tail(p, 1, base + at, FP_TORN_MAX, 1, base + p->area_bytes, &v->tail, &v->found);
+    v->found -= base;
+    return rc;
 }
 
-/* Rebuilds f's extent map from its blocks' records.  *seal_at: for a head block whose tail
- * is torn or not blank, where its valid records end (else FP_NOSEAL). */
+/* Rebuilds f's extent map from its blocks' records and judges how each block's chain of
+ * records ends.  A sealed block's chain must end exactly at its seal.  Any other block's
+ * chain ends at a blank header or at a record that does not check out; fp_tail judges the
+ * rest: clean (blank), a torn tail (only in the head block: *seal_at says where, mount seals
+ * it), or damage.  A whole header (its CRC checks out) that does not fit the file is damage. */
 static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
 {
     unsigned char h[FP_DHDR];
@@ -1075,28 +1178,32 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
     *seal_at = FP_NOSEAL;
     f->head_closed = f->nblocks == 0;
     for (uint32_t i = 0; i < f->nblocks; i++) {
-        uint32_t b = f->blocks[i], at = 0;
+        uint32_t b = f->blocks[i], at = 0, seal = p->blk[b].seal;
         int head = i + 1 == f->nblocks;
-        uint32_t limit = p->blk[b].seal != FP_NOSEAL ? p->blk[b].seal : p->bs;
-        int torn = 0;
+        uint32_t limit = seal != FP_NOSEAL ? seal : p->bs;
+        uint32_t torn = FP_TORN_MAX; /* how far from `at` a cut may have torn */
+        int scan = 1;                /* whether a whole header after `at` would be damage */
         while (at + FP_DHDR <= limit) {
             uint32_t addr = b * p->bs + at;
             if ((rc = fp_read_raw(p, addr, h, FP_DHDR)) != WALKIT_ST_OK) return rc;
             if (all_ff(h, FP_DHDR)) break;
+            if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) break;
             uint32_t len = get32(h + 4);
             uint64_t off = get64(h + 8), seq = get64(h + 16);
-            int ok = get16(h) == FP_DATA_MAGIC && fp_crc(0, h, 28) == get32(h + 28) &&
-                     h[2] == fp_slot(p, f) && len > 0 && len <= limit - at - FP_DHDR &&
-                     seq > last_seq;
+            if (h[2] != fp_slot(p, f) || h[3] != 0 || len == 0 || len > limit - at - FP_DHDR ||
+                seq <= last_seq)
+                return fp_damage(p, "data block %u (file %s) offset %u: a whole record header "
+                                 "that does not fit the file", b, f->name, at);
             uint32_t crc = 0;
-            for (uint32_t done = 0; ok && done < len;) {
+            for (uint32_t done = 0; done < len;) {
                 uint32_t c = len - done < FP_BUF ? len - done : FP_BUF;
                 if ((rc = fp_read_raw(p, addr + FP_DHDR + done, p->gcbuf, c)) != WALKIT_ST_OK) return rc;
                 crc = fp_crc(crc, p->gcbuf, c);
                 done += c;
             }
-            if (!ok || crc != get32(h + 24)) {
-                torn = 1;
+            if (crc != get32(h + 24)) { /* the header is whole: a cut tore this record only */
+                torn = fp_align(p, FP_DHDR + len);
+                scan = 0;
                 break;
             }
             last_seq = seq;
@@ -1107,19 +1214,32 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
             if ((rc = fp_ext_put(p, f, off, keep, addr + FP_DHDR)) != WALKIT_ST_OK) return rc;
             at += fp_align(p, FP_DHDR + len);
         }
-        if (torn && !(head && p->blk[b].seal == FP_NOSEAL)) return WALKIT_ST_CORRUPT;
+        if (seal != FP_NOSEAL) {
+            if (at != seal)
+                return fp_damage(p, "data block %u (file %s) offset %u: damaged record before "
+                                 "the block's seal at %u", b, f->name, at, seal);
+            if (head) f->head_used = at, f->head_closed = 1;
+            continue;
+        }
+        int tail;
+        uint32_t found;
+        if ((rc = fp_tail(p, 0, b * p->bs + at, torn, scan, (b + 1) * p->bs, &tail, &found)) != WALKIT_ST_OK)
+            return rc;
+        if (tail == FP_TAIL_DAMAGED)
+            return fp_damage(p, "data block %u (file %s) offset %u: damaged record with data "
+                             "after it (at offset %u)", b, f->name, at, found - b * p->bs);
+        if (tail == FP_TAIL_TORN && !head)
+            return fp_damage(p, "data block %u (file %s) offset %u: torn record in a block that "
+                             "is not the file's last", b, f->name, at);
         if (head) {
-            int blank = 1;
-            if (!torn && (rc = fp_is_blank(p, b * p->bs + at, p->bs - at, &blank)) != WALKIT_ST_OK)
-                return rc;
             f->head_used = at;
 #ifdef WALKIT_FLASHPOOL_PLANT_NO_SEAL
             /* A planted bug for tests/vfs/storage/test_flashpool.py: a torn tail is taken for
              * erased flash, so the next append programs over it. */
-            torn = 0, blank = 1;
+            tail = FP_TAIL_CLEAN;
 #endif
-            f->head_closed = torn || !blank || p->blk[b].seal != FP_NOSEAL;
-            if ((torn || !blank) && p->blk[b].seal == FP_NOSEAL) *seal_at = at;
+            f->head_closed = tail == FP_TAIL_TORN;
+            if (tail == FP_TAIL_TORN) *seal_at = at;
         }
     }
     f->size = f->trunc_size;
@@ -1131,18 +1251,31 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
 static int fp_mount(fp_pool *p, int *state)
 {
     fp_area_view v[2];
-    int rc, use;
+    int rc, use = -1, newest = -1;
     for (uint32_t b = 0; b < p->nblocks; b++) p->blk[b] = (fp_block){0, 0, FP_NOSEAL, FP_NOOWNER};
     for (int a = 0; a < 2; a++)
         if ((rc = fp_area_read(p, a, 0, &v[a])) != WALKIT_ST_OK) return rc;
-    int ok0 = v[0].hdr_ok && v[0].complete, ok1 = v[1].hdr_ok && v[1].complete;
-    if (!ok0 && !ok1) {
+    if (v[0].hdr_ok && v[1].hdr_ok) {
+        if (v[0].gen == v[1].gen)
+            return fp_damage(p, "state-log areas 0 and 1 both have generation %u", v[0].gen);
+        newest = v[1].gen > v[0].gen;
+    } else if (v[0].hdr_ok || v[1].hdr_ok) {
+        newest = v[1].hdr_ok;
+    }
+    /* The state is the newest area if its snapshot is complete; if not, a cut ended its
+     * compaction and the other area (the one it was compacted from) is still in force. */
+    if (newest >= 0 && v[newest].complete) use = newest;
+    else if (newest >= 0 && v[1 - newest].hdr_ok && v[1 - newest].complete) use = 1 - newest;
+    if (use < 0) {
         /* Format only a blank partition, or one whose only content is a first format cut
          * before its end (area 0, generation 1, incomplete). */
         int blank;
-        uint32_t from = v[0].hdr_ok && v[0].gen == 1 ? p->area_bytes : 0;
+        uint32_t from = v[0].hdr_ok && v[0].gen == 1 && !v[1].hdr_ok ? p->area_bytes : 0;
         if ((rc = fp_is_blank(p, from, p->nblocks * p->bs - from, &blank)) != WALKIT_ST_OK) return rc;
-        if (!blank) return WALKIT_ST_CORRUPT;
+        if (!blank)
+            return newest < 0 ? fp_damage(p, "neither a flash pool nor blank")
+                              : fp_damage(p, "state-log area %d (generation %u) is incomplete and "
+                                          "no other area is complete", newest, v[newest].gen);
         p->free_count = p->nblocks - p->first_data;
         p->active = 1;
         p->gen = 0;
@@ -1152,7 +1285,15 @@ static int fp_mount(fp_pool *p, int *state)
         *state = WALKIT_FLASHPOOL_FORMATTED;
         return WALKIT_ST_OK;
     }
-    use = ok0 && ok1 ? (v[1].gen > v[0].gen) : ok1;
+    /* A cut leaves at most one torn record at the end of the area it was programming, blank
+     * flash after it; the older area (superseded, or being erased) is not read further. */
+    for (int a = newest; a >= 0; a = a == use ? -1 : use)
+        if (v[a].tail == FP_TAIL_DAMAGED)
+            return fp_damage(p, "state-log area %d (generation %u) offset %u: damaged record with "
+                             "data after it (at offset %u)", a, v[a].gen, v[a].used, v[a].found);
+    if (use != newest && v[newest].gen != v[use].gen + 1)
+        return fp_damage(p, "state-log area %d (generation %u) is incomplete and area %d has "
+                         "generation %u", newest, v[newest].gen, use, v[use].gen);
     p->next_seq = 1;
     if ((rc = fp_area_read(p, use, 1, &v[use])) != WALKIT_ST_OK) return rc;
     p->active = use;
@@ -1169,8 +1310,10 @@ static int fp_mount(fp_pool *p, int *state)
             return rc;
         need_seal |= seal_at[s] != FP_NOSEAL;
     }
-    /* Everything checked out: now repair what a cut left (nothing was written before). */
-    if (v[use].torn) {
+    /* Everything checked out: now repair what a cut left (nothing was written before).  A
+     * torn head is sealed (nothing is ever programmed after a torn record); a torn log tail
+     * is left behind by a compaction into the other area. */
+    if (v[use].tail == FP_TAIL_TORN) {
         for (uint32_t s = 0; s < FP_FILES; s++)
             if (seal_at[s] != FP_NOSEAL)
                 p->blk[p->files[s].blocks[p->files[s].nblocks - 1]].seal = seal_at[s];
@@ -1180,7 +1323,7 @@ static int fp_mount(fp_pool *p, int *state)
             if (seal_at[s] == FP_NOSEAL) continue;
             fp_file *f = &p->files[s];
             f->head_used = seal_at[s];
-            fp_close_head(p, f);
+            if ((rc = fp_close_head(p, f)) != WALKIT_ST_OK) return rc;
         }
     }
     p->dead_blocks = 1;
@@ -1192,6 +1335,12 @@ static int is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
 int walkit_storage_flashpool(const walkit_flashpool_config *cfg, const walkit_storage **out,
                              int *state)
+{
+    return walkit_storage_flashpool_why(cfg, out, state, NULL, 0);
+}
+
+int walkit_storage_flashpool_why(const walkit_flashpool_config *cfg, const walkit_storage **out,
+                                 int *state, char *why, uint32_t why_size)
 {
     const walkit_flashpool_bd *bd = cfg ? cfg->bd : NULL;
     int rc, st_dummy;
@@ -1234,7 +1383,12 @@ int walkit_storage_flashpool(const walkit_flashpool_config *cfg, const walkit_st
         fp_free_pool(p);
         return WALKIT_ST_NOMEM;
     }
-    if ((rc = fp_mount(p, state)) != WALKIT_ST_OK) {
+    p->why = why;
+    p->why_size = why_size;
+    if (why && why_size) why[0] = 0;
+    rc = fp_mount(p, state);
+    p->why = NULL;
+    if (rc != WALKIT_ST_OK) {
         fp_free_pool(p);
         return rc;
     }

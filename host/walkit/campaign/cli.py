@@ -23,7 +23,8 @@ def register(sub) -> None:
                    help="builtin (generated on the target from --seed) or a SQL script file")
     p.add_argument("--check", default=None,
                    help="script workloads: the query whose result is compared (default: every table)")
-    p.add_argument("--txns", type=int, default=6, help="builtin: transactions (default 6)")
+    p.add_argument("--txns", type=int, default=None,
+                   help="builtin: transactions (default 6; with --corrupt 4)")
     p.add_argument("--points", default="20", help=POINTS_HELP + " (default 20)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--jobs", "-j", type=int, default=0, help="parallel targets (default: one per CPU)")
@@ -34,6 +35,10 @@ def register(sub) -> None:
     p.add_argument("--workdir", default=None, help="keep points here (failures stay)")
     p.add_argument("--json", dest="json_path", default=None, help="write the report here")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--corrupt", type=int, default=0, metavar="IMAGES",
+                   help="run the corruption campaign instead: IMAGES damaged copies of a good "
+                   "image (the database, its WAL, raw storage blocks), each booted and checked "
+                   "(uses --board, --storage, --seed, --txns, --jobs, --image, --workdir, --json)")
     p.set_defaults(func=cmd_campaign)
 
 
@@ -41,6 +46,8 @@ def cmd_campaign(args) -> int:
     from .campaign import SYNCS, Config, run_campaign, summary
     from .runner import MODELS
 
+    if args.corrupt:
+        return _corrupt(args)
     models = MODELS if args.model == "all" else tuple(m.strip() for m in args.model.split(","))
     syncs = SYNCS if args.sync == "both" else (args.sync,)
     if args.workload != "builtin":
@@ -52,7 +59,8 @@ def cmd_campaign(args) -> int:
                                      json_path=args.json_path, storage=args.storage)
     else:
         cfg = Config(board=args.board, storage=args.storage, models=models, syncs=syncs,
-                     seed=args.seed, txns=args.txns, points=args.points, jobs=args.jobs,
+                     seed=args.seed, txns=6 if args.txns is None else args.txns,
+                     points=args.points, jobs=args.jobs,
                      dask=args.dask, workdir=args.workdir, image=args.image,
                      json_path=args.json_path,
                      progress=not args.no_progress and sys.stderr.isatty())
@@ -60,3 +68,23 @@ def cmd_campaign(args) -> int:
     print(summary(report))
     return 1 if report["failures"] else 0
 
+
+
+def _corrupt(args) -> int:
+    import json
+
+    from .corrupt import corruption_campaign
+
+    report = corruption_campaign(args.board, images=args.corrupt, seed=args.seed,
+                                 txns=4 if args.txns is None else args.txns, image=args.image,
+                                 workdir=args.workdir, jobs=args.jobs, storage=args.storage)
+    if args.json_path:
+        with open(args.json_path, "w") as fh:
+            json.dump(report, fh, indent=1)
+    cases = ", ".join(f"{name} {c['ok']} ok/{c['bad']} bad" for name, c in report["by_case"].items())
+    print(f"corruption campaign, {report['board']} ({report['storage']}): {report['points']} "
+          f"images, {len(report['failures'])} failures, {report['seconds']} s; {cases}")
+    for f in report["failures"][:10]:
+        print(f"  image {f['index']} ({f['where']}/{f['kind']}, {f.get('damage', '?')}): {f['reason']}"
+              + (f" [kept in {f['kept']}]" if f.get("kept") else ""))
+    return 1 if report["failures"] else 0

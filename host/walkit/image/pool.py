@@ -1,7 +1,10 @@
 """Reading a flash pool partition (vfs/storage/flashpool.c; the format is docs/flashpool.md) out
 of a board's flash image: the files, their sizes and contents, exactly as the firmware's mount
-would see them after a power cut (torn records at the end of a file's last block discarded,
-anything else that does not check out reported as damage).  Read-only."""
+would see them after a power cut.  It judges as the mount does (docs/flashpool.md, "Mount"): a
+torn tail (the record a cut was programming, at the end of a file's last block or of the
+state log, blank flash after it) is discarded; a record that does not check out with a whole
+record or any data after it is damage, reported (PoolDamaged) with the block and offset, never
+read past.  Read-only."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ VERSION = 1
 LHDR, DHDR = 8, 32
 BLOCKS_PER_REC = 256
 NOSEAL = 0xFFFFFFFF
+TORN_MAX = 4096  # the most one program covers (flashpool.c FP_TORN_MAX)
 (HDR, SNAP_FILE, SNAP_FLIST, SNAP_BLOCKS, SNAP_END) = (1, 2, 3, 4, 5)
 (CREATE, DELETE, ALLOC, FREE, TRUNC, SEAL) = (16, 17, 18, 19, 20, 21)
 
@@ -68,17 +72,38 @@ class Pool:
         self.ec = [0] * self.nblocks
         self.seal = [NOSEAL] * self.nblocks
         self.files: dict[int, _File] = {}
+        self.next_seq = 1  # above every sequence number in the pool (HDR's, records', TRUNCs')
         if bytes(self.buf).count(0xFF) == len(self.buf):
             raise WalkitError(f"{where}: blank partition, no pool yet (let the firmware boot once)")
         views = [self._read_area(a, apply=False) for a in (0, 1)]
-        ok = [v["hdr"] and v["complete"] for v in views]
-        if not any(ok):
+        hdr = [v["hdr"] for v in views]
+        if all(hdr) and views[0]["gen"] == views[1]["gen"]:
+            raise PoolDamaged(f"{where}: state-log areas 0 and 1 both have generation {views[0]['gen']}")
+        newest = None if not any(hdr) else (int(views[1]["gen"] > views[0]["gen"]) if all(hdr)
+                                             else hdr.index(True))
+        use = None
+        if newest is not None and views[newest]["complete"]:
+            use = newest
+        elif newest is not None and views[1 - newest]["hdr"] and views[1 - newest]["complete"]:
+            use = 1 - newest
+        if use is None:
             raise PoolDamaged(f"{where}: no complete state-log area: not a flash pool, or made "
                               f"with another geometry (erase block {erase_block}, {self.nblocks} blocks)")
-        use = (1 if views[1]["gen"] > views[0]["gen"] else 0) if all(ok) else ok.index(True)
+        for a in dict.fromkeys((newest, use)):
+            v = views[a]
+            if v["tail"] == "damaged":
+                raise PoolDamaged(f"{where}: state-log area {a} (generation {v['gen']}) offset "
+                                  f"{v['used']}: damaged record with data after it (at offset {v['found']})")
+        if use != newest and views[newest]["gen"] != views[use]["gen"] + 1:
+            raise PoolDamaged(f"{where}: state-log area {newest} (generation {views[newest]['gen']}) "
+                              f"is incomplete and area {use} has generation {views[use]['gen']}")
         self.generation = views[use]["gen"]
+        self.active = use
+        self.log_used = views[use]["used"]
+        self.log_torn = views[use]["tail"] == "torn"
         self._read_area(use, apply=True)
         self.contents: dict[bytes, bytes] = {}  # raw absolute name -> bytes
+        self.heads: dict[bytes, tuple[int, int, bool]] = {}  # name -> (head block, used, torn)
         for slot, f in self.files.items():
             if f.name is not None:
                 self.contents[f.name] = self._scan(slot, f)
@@ -86,21 +111,21 @@ class Pool:
     # -- state log
     def _read_area(self, area: int, apply: bool) -> dict:
         base, size = area * self.area * self.bs, self.area * self.bs
-        at, v = 0, {"hdr": False, "complete": False, "gen": 0}
+        at, v = 0, {"hdr": False, "complete": False, "gen": 0, "used": 0, "tail": "clean", "found": 0}
         while at + LHDR <= size:
             h = bytes(self.buf[base + at:base + at + LHDR])
             if h == b"\xff" * LHDR:
                 break
             typ, zero, length, crc = struct.unpack("<BBHI", h)
             total = _align(LHDR + length, self.P)
-            if zero != 0 or at + total > size:
+            if zero != 0 or total > TORN_MAX or at + total > size:
                 break
             payload = bytes(self.buf[base + at + LHDR:base + at + LHDR + length])
             if zlib.crc32(payload, zlib.crc32(h[:4])) != crc:
                 break
             if at == 0:
                 if typ != HDR or length != 36 or struct.unpack_from("<I", payload)[0] != AREA_MAGIC:
-                    break
+                    return v
                 v["hdr"] = True
                 v["gen"] = struct.unpack_from("<I", payload, 8)[0]
             if typ == SNAP_END:
@@ -108,7 +133,45 @@ class Pool:
             if apply:
                 self._apply(typ, payload)
             at += total
+        v["used"] = at
+        if v["hdr"]:
+            v["tail"], found = self._tail(True, base + at, TORN_MAX, True, base + size)
+            v["found"] = found - base
         return v
+
+    def _blank(self, a: int, b: int) -> bool:
+        return b <= a or bytes(self.buf[a:b]).count(0xFF) == b - a
+
+    def _log_whole(self, a: int, end: int) -> bool:
+        if a + LHDR > end:
+            return False
+        h = bytes(self.buf[a:a + LHDR])
+        _typ, zero, length, crc = struct.unpack("<BBHI", h)
+        total = _align(LHDR + length, self.P)
+        if h == b"\xff" * LHDR or zero != 0 or total > TORN_MAX or a + total > end:
+            return False
+        return zlib.crc32(bytes(self.buf[a + LHDR:a + LHDR + length]), zlib.crc32(h[:4])) == crc
+
+    def _data_whole(self, a: int, end: int) -> bool:
+        if a + DHDR > end:
+            return False
+        h = bytes(self.buf[a:a + DHDR])
+        return struct.unpack_from("<H", h)[0] == DATA_MAGIC and \
+            zlib.crc32(h[:28]) == struct.unpack_from("<I", h, 28)[0]
+
+    def _tail(self, log: bool, a: int, torn: int, scan: bool, end: int) -> tuple[str, int]:
+        """How [a, end) after a chain of records that stopped at ``a`` reads (flashpool.c
+        fp_tail): "clean" (blank), "torn" (what is not blank lies within the ``torn`` bytes one
+        cut program can leave and, when ``scan``, no whole record starts in them after ``a``),
+        or "damaged", with where the later record or data is."""
+        if self._blank(a, end):
+            return "clean", a
+        wend = min(end, a + torn)
+        whole = self._log_whole if log else self._data_whole
+        for x in range(a + self.P, wend if scan else a, self.P):
+            if whole(x, end):
+                return "damaged", x
+        return ("torn" if self._blank(wend, end) else "damaged"), wend
 
     def _owner(self, b: int) -> int | None:
         for s, f in self.files.items():
@@ -119,7 +182,8 @@ class Pool:
     def _apply(self, typ: int, d: bytes) -> None:
         bad = PoolDamaged(f"{self.where}: state-log record type {typ} contradicts the state")
         if typ == HDR:
-            magic, ver, slots, gen, bs, n, area, p, _seq = struct.unpack("<IHHIIIIIQ", d)
+            magic, ver, slots, gen, bs, n, area, p, seq = struct.unpack("<IHHIIIIIQ", d)
+            self.next_seq = max(self.next_seq, seq)
             if (ver, slots, bs, n, area, p) != (VERSION, SLOTS, self.bs, self.nblocks, self.area, self.P):
                 raise PoolDamaged(f"{self.where}: pool made with another geometry or version "
                                   f"(erase block {bs}, {n} blocks, version {ver})")
@@ -162,6 +226,7 @@ class Pool:
             if f is None:
                 raise bad
             f.trunc_size, f.trunc_seq = struct.unpack_from("<QQ", d, 1)
+            self.next_seq = max(self.next_seq, f.trunc_seq + 1)
         elif typ == SEAL:
             b, n = struct.unpack_from("<II", d)
             self.seal[b] = n
@@ -173,24 +238,29 @@ class Pool:
         data = bytearray()
         size = f.trunc_size
         last_seq = 0
+        name = show(f.name)
         for i, b in enumerate(f.blocks):
             head = i == len(f.blocks) - 1
-            limit = self.bs if self.seal[b] == NOSEAL else self.seal[b]
+            seal = self.seal[b]
+            limit = self.bs if seal == NOSEAL else seal
             at, base = 0, b * self.bs
+            torn, scan = TORN_MAX, True
             while at + DHDR <= limit:
                 h = bytes(self.buf[base + at:base + at + DHDR])
                 if h == b"\xff" * DHDR:
                     break
-                magic, s, _fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
-                payload = bytes(self.buf[base + at + DHDR:base + at + DHDR + n]) \
-                    if 0 < n <= limit - at - DHDR else b""
-                if (magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc or s != slot or not payload
-                        or seq <= last_seq or zlib.crc32(payload) != dcrc):
-                    if head and self.seal[b] == NOSEAL:
-                        break  # a record torn by a cut at the end of the file's last block
-                    raise PoolDamaged(f"{self.where}: file {show(f.name)}: damaged record in block {b} "
-                                      f"at offset {at}")
+                magic, s, fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
+                if magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc:
+                    break
+                if s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq:
+                    raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: "
+                                      "a whole record header that does not fit the file")
+                payload = bytes(self.buf[base + at + DHDR:base + at + DHDR + n])
+                if zlib.crc32(payload) != dcrc:
+                    torn, scan = _align(DHDR + n, self.P), False  # the header is whole
+                    break
                 last_seq = seq
+                self.next_seq = max(self.next_seq, seq + 1)
                 if seq < f.trunc_seq:
                     payload = payload[:max(0, f.trunc_size - off)]
                 if payload:
@@ -200,6 +270,22 @@ class Pool:
                     data[off:end] = payload
                     size = max(size, end)
                 at += _align(DHDR + n, self.P)
+            if seal != NOSEAL:
+                if at != seal:
+                    raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: "
+                                      f"damaged record before the block's seal at {seal}")
+                if head:
+                    self.heads[f.name] = (b, at, False)
+                continue
+            tail, found = self._tail(False, base + at, torn, scan, base + self.bs)
+            if tail == "damaged":
+                raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: damaged "
+                                  f"record with data after it (at offset {found - base})")
+            if tail == "torn" and not head:
+                raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: torn "
+                                  "record in a block that is not the file's last")
+            if head:
+                self.heads[f.name] = (b, at, tail == "torn")
         if len(data) < size:
             data.extend(bytes(size - len(data)))
         return bytes(data[:size])

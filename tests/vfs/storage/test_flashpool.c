@@ -203,6 +203,144 @@ static void check_corruption(void)
     nor_emu_free(e);
 }
 
+/* Mounts with the reason a mount that fails gives (walkit_storage_flashpool_why). */
+static const walkit_storage *mount_why(nor_emu *e, int *rc, char *why, size_t n)
+{
+    walkit_flashpool_config cfg = {&e->bd, 0, 0};
+    const walkit_storage *st = NULL;
+    int state;
+    *rc = walkit_storage_flashpool_why(&cfg, &st, &state, why, (uint32_t)n);
+    return *rc == WALKIT_ST_OK ? st : NULL;
+}
+
+/* Offsets of the state-log records of the area at base (docs/flashpool.md): up to max. */
+static int log_records(const nor_emu *e, uint32_t base, uint32_t area_bytes, uint32_t *at, int max)
+{
+    int n = 0;
+    for (uint32_t o = 0; o + 8 <= area_bytes && n < max;) {
+        const unsigned char *h = e->mem + base + o;
+        if (h[0] == 0xff && h[1] == 0xff) break;
+        at[n++] = o;
+        o += (8u + (h[2] | (uint32_t)h[3] << 8) + 15u) & ~15u;
+    }
+    return n;
+}
+
+/* What a cut can leave is discarded; damage is reported (docs/flashpool.md, "Mount").  A file
+ * "/f" of five 100-byte records in one block (records at 0, 144, 288, 432, 576; its chain
+ * ends at 720), then: a cut tearing a sixth record (header whole) and a torn header alone:
+ * mounted, the file as before, later appends go on (in a new block: the torn one is sealed)
+ * and survive; a flipped bit in the data or the header of the third record, with two whole
+ * records after it: reported with block and offset, nothing written; the same for a state-log
+ * record in the middle of the active area; a torn log tail: mounted (compacted into the other
+ * area); then damage in that newest area's snapshot: reported, never a silent fall back to
+ * the older area. */
+static void check_torn_or_damaged(void)
+{
+    int rc, state;
+    char why[200];
+    nor_emu *e = nor_emu_new(512 * KB, 4 * KB, 16, 16);
+    const walkit_storage *st = mount(e, 0, &rc, &state);
+    static unsigned char a[1000], b[2000], *good;
+    fill(a, sizeof a, 4);
+    for (int i = 0; i < 5 && st; i++) put(st, "/f", (uint64_t)i * 100, a + i * 100, 100);
+    walkit_flashpool_info info;
+    walkit_flashpool_info_get(st, &info);
+    walkit_storage_destroy(st);
+    uint32_t area_bytes = info.log_area_blocks * 4 * KB, blk = 2 * info.log_area_blocks;
+    unsigned char *head = e->mem + blk * 4 * KB;
+    good = malloc(512 * KB);
+    memcpy(good, e->mem, 512 * KB);
+    CHECK("torn_setup_one_block", head[0] == 0x57 && head[576] == 0x57 && head[720] == 0xff &&
+          head[721] == 0xff, "unexpected layout");
+
+    /* A real cut: the program of a sixth record keeps half its words (the header whole). */
+    st = mount(e, 0, &rc, &state);
+    e->cut_at = e->seq + 1;
+    int prc = st ? put(st, "/f", 500, a + 500, 100) : -1;
+    walkit_storage_destroy(st);
+    nor_emu_revive(e);
+    nor_emu_reset_counters(e);
+    st = mount_why(e, &rc, why, sizeof why);
+    long n = st ? get(st, "/f", b, sizeof b) : -1;
+    CHECK("torn_tail_is_discarded", prc != 0 && st && head[720] != 0xff && n == 500 &&
+          memcmp(a, b, 500) == 0, "put %d, rc %d (%s), n %ld", prc, rc, why, n);
+    rc = st ? put(st, "/f", 500, a + 500, 200) : -1;
+    walkit_storage_destroy(st);
+    st = mount_why(e, &rc, why, sizeof why);
+    n = st ? get(st, "/f", b, sizeof b) : -1;
+    CHECK("appends_after_a_torn_tail_survive", st && n == 700 && memcmp(a, b, 700) == 0 &&
+          e->refused == 0, "rc %d (%s), n %ld, %llu refused", rc, why, n,
+          (unsigned long long)e->refused);
+    walkit_storage_destroy(st);
+
+    /* A torn header alone (its first 16 bytes: the CRC does not check out), blank after. */
+    memcpy(e->mem, good, 512 * KB);
+    memcpy(head + 720, head + 576, 16);
+    st = mount_why(e, &rc, why, sizeof why);
+    n = st ? get(st, "/f", b, sizeof b) : -1;
+    CHECK("torn_header_is_discarded", st && n == 500 && memcmp(a, b, 500) == 0, "rc %d (%s), n %ld",
+          rc, why, n);
+    walkit_storage_destroy(st);
+
+    /* Damage with whole records after it: the data, then the header of the third record. */
+    int hit_ok[2];
+    char hit_why[2][200];
+    for (int i = 0; i < 2; i++) {
+        memcpy(e->mem, good, 512 * KB);
+        head[i == 0 ? 288 + 40 : 288 + 10] ^= 0x10;
+        nor_emu_reset_counters(e);
+        st = mount_why(e, &rc, why, sizeof why);
+        char want[80];
+        snprintf(want, sizeof want, "data block %u (file /f) offset 288: damaged record", blk);
+        hit_ok[i] = !st && rc == WALKIT_ST_CORRUPT && e->prog_ops == 0 && e->erase_ops == 0 &&
+                    strstr(why, want) && strstr(why, "at offset 432");
+        snprintf(hit_why[i], sizeof hit_why[i], "rc %d: %s", rc, why);
+        if (st) walkit_storage_destroy(st);
+    }
+    CHECK("damaged_data_mid_block_is_corrupt", hit_ok[0], "%s", hit_why[0]);
+    CHECK("damaged_header_mid_block_is_corrupt", hit_ok[1], "%s", hit_why[1]);
+
+    /* The state log: a flipped bit in a record with records after it. */
+    memcpy(e->mem, good, 512 * KB);
+    uint32_t at[64];
+    int nrec = log_records(e, 0, area_bytes, at, 64);
+    e->mem[at[nrec - 2] + 9] ^= 0x01;
+    nor_emu_reset_counters(e);
+    st = mount_why(e, &rc, why, sizeof why);
+    char want[80];
+    snprintf(want, sizeof want, "state-log area 0 (generation 1) offset %u: damaged record", at[nrec - 2]);
+    CHECK("damaged_log_record_mid_area_is_corrupt", nrec >= 4 && !st && rc == WALKIT_ST_CORRUPT &&
+          e->prog_ops == 0 && e->erase_ops == 0 && strstr(why, want), "%d records, rc %d: %s", nrec,
+          rc, why);
+    if (st) walkit_storage_destroy(st);
+
+    /* A torn log tail: the first 8 bytes of an ALLOC record whose CRC does not check out. */
+    memcpy(e->mem, good, 512 * KB);
+    uint32_t end = at[nrec - 1] + 32; /* an ALLOC: 8 + 9 bytes, padded to 32 */
+    static const unsigned char torn_alloc[16] = {18, 0, 9, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(e->mem + end, torn_alloc, sizeof torn_alloc);
+    st = mount_why(e, &rc, why, sizeof why);
+    walkit_flashpool_info_get(st, &info);
+    n = st ? get(st, "/f", b, sizeof b) : -1;
+    CHECK("torn_log_tail_is_discarded", e->mem[at[nrec - 1]] == 18 && st && n == 500 &&
+          memcmp(a, b, 500) == 0 && info.compactions == 1, "rc %d (%s), n %ld", rc, why, n);
+    walkit_storage_destroy(st);
+
+    /* The newest area (1, generation 2) damaged in its snapshot: reported, not rolled back to
+     * area 0 (generation 1, complete, older). */
+    nrec = log_records(e, area_bytes, area_bytes, at, 64);
+    e->mem[area_bytes + at[1] + 9] ^= 0x01;
+    nor_emu_reset_counters(e);
+    st = mount_why(e, &rc, why, sizeof why);
+    snprintf(want, sizeof want, "state-log area 1 (generation 2) offset %u: damaged record", at[1]);
+    CHECK("damaged_newest_area_is_corrupt_not_rolled_back", nrec >= 3 && !st &&
+          rc == WALKIT_ST_CORRUPT && e->prog_ops == 0 && strstr(why, want), "rc %d: %s", rc, why);
+    if (st) walkit_storage_destroy(st);
+    free(good);
+    nor_emu_free(e);
+}
+
 static void check_full(void)
 {
     nor_emu *e = nor_emu_new(256 * KB, 4 * KB, 16, 16);
@@ -652,6 +790,7 @@ int main(int argc, char **argv)
         check_file_layer();
         check_mount_format();
         check_corruption();
+        check_torn_or_damaged();
         check_full();
         check_relaxed_time_bound();
         check_sqlite_full();

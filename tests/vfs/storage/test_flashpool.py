@@ -6,13 +6,16 @@ foreign geometry reported with nothing written, a full pool, state-log compactio
 erase counts, the write amplification of 1-row autocommit inserts at synchronous=FULL (at most
 1.5 x (page + 24) bytes programmed and erased per commit, 4 KiB and 256 KiB blocks), and a
 power cut at every program/erase of a small SQLite workload: at FULL every acknowledged commit
-survives; with relaxed durability at NORMAL at most the configured bound is lost; page rewrites
+survives; a torn tail (a cut's record, blank after it) discarded and appends going on after it,
+while a damaged record with whole records after it (in a file's last block, in the state log,
+in the newest log area's snapshot) is reported with its block and offset, nothing written; with relaxed durability at NORMAL at most the configured bound is lost; page rewrites
 that make the cleaner copy live bytes, cut at every 7th program/erase (``test_flashpool
 cut-cleaner 1`` cuts at every one), keep every acknowledged write; on a device with a write-back
 cache that loses the blocks written since the last sync out of order, the pool's barriers keep
 every acknowledged commit at FULL.  Planted bugs fail the cut campaigns: a torn tail taken for
 erased flash (-DWALKIT_FLASHPOOL_PLANT_NO_SEAL), and no barriers
-(-DWALKIT_FLASHPOOL_PLANT_NO_BARRIER).  One pytest item per check of the C program test_flashpool.c (its ``--list``)."""
+(-DWALKIT_FLASHPOOL_PLANT_NO_BARRIER); damage taken for a torn tail
+(-DWALKIT_FLASHPOOL_PLANT_DAMAGE_AS_TORN) fails the damage checks.  One pytest item per check of the C program test_flashpool.c (its ``--list``)."""
 
 from __future__ import annotations
 
@@ -68,6 +71,20 @@ def test_planted_torn_tail_is_caught() -> None:
     run = planted.run(["cut-full"], timeout=600)
     assert "cut_full_commits_after_every_cut" in run.failed, run.stdout[-3000:]
     assert "cut_full_nor_rule_kept" in run.failed, run.stdout[-3000:]
+
+
+def test_planted_damage_taken_for_a_torn_tail_is_caught() -> None:
+    """A mount that takes anything after a bad record for a torn tail (and drops the whole
+    records after it) mounts the damaged partitions of check_torn_or_damaged: those checks fail,
+    while the torn tails are still discarded."""
+    planted = CheckProgram.build("test_flashpool_damage_as_torn", SOURCES, include_dirs=[native_dir()],
+                                 vfs_defines=("-DWALKIT_FLASHPOOL_PLANT_DAMAGE_AS_TORN=1",))
+    run = planted.run(["all"], timeout=600)
+    for check in ("damaged_data_mid_block_is_corrupt", "damaged_header_mid_block_is_corrupt",
+                  "damaged_log_record_mid_area_is_corrupt",
+                  "damaged_newest_area_is_corrupt_not_rolled_back"):
+        assert check in run.failed, (check, run.stdout[-3000:])
+    assert "torn_tail_is_discarded" not in run.failed, run.stdout[-3000:]
 
 
 def test_planted_missing_barrier_is_caught() -> None:

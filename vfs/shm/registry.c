@@ -174,7 +174,7 @@ int walkit_shm_attach(walkit_shm_registry *r, const char *path, int mode, walkit
  * with busy-handler retries), and a waiter's wait stays bounded by the bound plus the
  * transactions of the starving waiters queued before it. */
 #ifndef WALKIT_SHM_STARVE_US
-#define WALKIT_SHM_STARVE_US 2000
+#define WALKIT_SHM_STARVE_US 10000
 #endif
 
 static void cpu_relax(void)

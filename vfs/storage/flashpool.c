@@ -1268,9 +1268,13 @@ static int fp_mount(fp_pool *p, int *state)
     else if (newest >= 0 && v[1 - newest].hdr_ok && v[1 - newest].complete) use = 1 - newest;
     if (use < 0) {
         /* Format only a blank partition, or one whose only content is a first format cut
-         * before its end (area 0, generation 1, incomplete). */
+         * before its end: area 0 generation 1 incomplete, or no whole HDR anywhere and
+         * nothing programmed beyond area 0's first record (the format's first program, which
+         * a cut tore; blank flash in it is an erased partition's). */
         int blank;
-        uint32_t from = v[0].hdr_ok && v[0].gen == 1 && !v[1].hdr_ok ? p->area_bytes : 0;
+        uint32_t from = v[0].hdr_ok && v[0].gen == 1 && !v[1].hdr_ok ? p->area_bytes
+                        : newest < 0                                ? fp_align(p, FP_LHDR + 36)
+                                                                    : 0;
         if ((rc = fp_is_blank(p, from, p->nblocks * p->bs - from, &blank)) != WALKIT_ST_OK) return rc;
         if (!blank)
             return newest < 0 ? fp_damage(p, "neither a flash pool nor blank")

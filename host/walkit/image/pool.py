@@ -87,6 +87,13 @@ class Pool:
         elif newest is not None and views[1 - newest]["hdr"] and views[1 - newest]["complete"]:
             use = 1 - newest
         if use is None:
+            # As the C mount formats: a first format cut before its SNAP_END (area 0 generation
+            # 1 incomplete, or only the format's first record, torn, at the partition's start).
+            start = (self.area * self.bs if hdr[0] and views[0]["gen"] == 1 and not hdr[1]
+                     else _align(LHDR + 36, self.P) if newest is None else None)
+            if start is not None and self._blank(start, len(self.buf)):
+                raise WalkitError(f"{where}: a first format cut before its end, no pool yet "
+                                  "(the firmware formats it at boot)")
             raise PoolDamaged(f"{where}: no complete state-log area: not a flash pool, or made "
                               f"with another geometry (erase block {erase_block}, {self.nblocks} blocks)")
         for a in dict.fromkeys((newest, use)):

@@ -164,7 +164,8 @@ def test_malformed_log_record_is_damage_for_both(base, tmp_path, name):
 @pytest.mark.parametrize("how", ["trunc", "record"])
 def test_huge_file_is_a_clear_error_not_an_allocation(base, tmp_path, how):
     """A TRUNC to 2^62 bytes, or a whole data record at offset 2^62: the reader says so at once
-    (a partition holds no such file) instead of materializing it."""
+    instead of materializing it; the record (the pool never writes past the partition's size)
+    is damage for both sides."""
     def plant(buf, pool):
         slot = slot_of(pool, b"/t.db")
         if how == "trunc":
@@ -176,10 +177,17 @@ def test_huge_file_is_a_clear_error_not_an_allocation(base, tmp_path, how):
         rec = data_header(slot, len(data), 1 << 62, pool.next_seq + 10, zlib.crc32(data)) + data
         at = block * BS + used
         buf[at:at + len(rec)] = rec
-    _, buf = case(base, tmp_path, plant)
+    d, buf = case(base, tmp_path, plant)
     t0 = time.monotonic()
-    with pytest.raises(WalkitError, match="beyond the partition"):
-        pool_of(buf)
+    if how == "trunc":
+        with pytest.raises(WalkitError, match="beyond the partition"):
+            pool_of(buf)
+    else:
+        with pytest.raises(PoolDamaged, match="a whole record header that does not fit the file"):
+            pool_of(buf)
+        with pytest.raises(WalkitError, match="does not mount"):
+            open_session(d, storage="pool")
+        assert (d / POOL_IMAGE).read_bytes() == buf
     assert time.monotonic() - t0 < 5
 
 

@@ -1190,8 +1190,9 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
             if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) break;
             uint32_t len = get32(h + 4);
             uint64_t off = get64(h + 8), seq = get64(h + 16);
+            /* (fp_write refuses to write past the partition's size: no record ends there.) */
             if (h[2] != fp_slot(p, f) || h[3] != 0 || len == 0 || len > limit - at - FP_DHDR ||
-                seq <= last_seq)
+                seq <= last_seq || off > (uint64_t)p->nblocks * p->bs - len)
                 return fp_damage(p, "data block %u (file %s) offset %u: a whole record header "
                                  "that does not fit the file", b, f->name, at);
             uint32_t crc = 0;

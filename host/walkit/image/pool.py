@@ -290,7 +290,8 @@ class Pool:
                 magic, s, fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
                 if magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc:
                     break
-                if s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq:
+                if (s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq
+                        or off + n > self.nblocks * self.bs):  # the pool never writes past it
                     raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: "
                                       "a whole record header that does not fit the file")
                 payload = bytes(self.buf[base + at + DHDR:base + at + DHDR + n])

@@ -1190,8 +1190,9 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
             if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) break;
             uint32_t len = get32(h + 4);
             uint64_t off = get64(h + 8), seq = get64(h + 16);
+            /* (fp_write refuses to write past the partition's size: no record ends there.) */
             if (h[2] != fp_slot(p, f) || h[3] != 0 || len == 0 || len > limit - at - FP_DHDR ||
-                seq <= last_seq)
+                seq <= last_seq || off > (uint64_t)p->nblocks * p->bs - len)
                 return fp_damage(p, "data block %u (file %s) offset %u: a whole record header "
                                  "that does not fit the file", b, f->name, at);
             uint32_t crc = 0;
@@ -1268,9 +1269,13 @@ static int fp_mount(fp_pool *p, int *state)
     else if (newest >= 0 && v[1 - newest].hdr_ok && v[1 - newest].complete) use = 1 - newest;
     if (use < 0) {
         /* Format only a blank partition, or one whose only content is a first format cut
-         * before its end (area 0, generation 1, incomplete). */
+         * before its end: area 0 generation 1 incomplete, or no whole HDR anywhere and
+         * nothing programmed beyond area 0's first record (the format's first program, which
+         * a cut tore; blank flash in it is an erased partition's). */
         int blank;
-        uint32_t from = v[0].hdr_ok && v[0].gen == 1 && !v[1].hdr_ok ? p->area_bytes : 0;
+        uint32_t from = v[0].hdr_ok && v[0].gen == 1 && !v[1].hdr_ok ? p->area_bytes
+                        : newest < 0                                ? fp_align(p, FP_LHDR + 36)
+                                                                    : 0;
         if ((rc = fp_is_blank(p, from, p->nblocks * p->bs - from, &blank)) != WALKIT_ST_OK) return rc;
         if (!blank)
             return newest < 0 ? fp_damage(p, "neither a flash pool nor blank")

@@ -87,6 +87,13 @@ class Pool:
         elif newest is not None and views[1 - newest]["hdr"] and views[1 - newest]["complete"]:
             use = 1 - newest
         if use is None:
+            # As the C mount formats: a first format cut before its SNAP_END (area 0 generation
+            # 1 incomplete, or only the format's first record, torn, at the partition's start).
+            start = (self.area * self.bs if hdr[0] and views[0]["gen"] == 1 and not hdr[1]
+                     else _align(LHDR + 36, self.P) if newest is None else None)
+            if start is not None and self._blank(start, len(self.buf)):
+                raise WalkitError(f"{where}: a first format cut before its end, no pool yet "
+                                  "(the firmware formats it at boot)")
             raise PoolDamaged(f"{where}: no complete state-log area: not a flash pool, or made "
                               f"with another geometry (erase block {erase_block}, {self.nblocks} blocks)")
         for a in dict.fromkeys((newest, use)):
@@ -131,7 +138,7 @@ class Pool:
             if typ == SNAP_END:
                 v["complete"] = True
             if apply:
-                self._apply(typ, payload)
+                self._apply(typ, payload, area, at)
             at += total
         v["used"] = at
         if v["hdr"]:
@@ -179,66 +186,97 @@ class Pool:
                 return s
         return None
 
-    def _apply(self, typ: int, d: bytes) -> None:
-        bad = PoolDamaged(f"{self.where}: state-log record type {typ} contradicts the state")
+    def _apply(self, typ: int, d: bytes, area: int, at: int) -> None:
+        """Replays one whole record, refusing what flashpool.c fp_apply refuses (a length, slot,
+        block or seal that does not fit the state or the geometry) as damage."""
+        bad = PoolDamaged(f"{self.where}: state-log area {area} offset {at}: a record (type {typ}) "
+                          "that contradicts the state or the partition's geometry")
+        n = len(d)
+        s = d[0] if n else 0
+        f = self.files.get(s) if s < SLOTS else None
+        used = s < SLOTS and f is not None
+
+        def block_ok(b: int) -> bool:
+            return self.first_data <= b < self.nblocks
+
         if typ == HDR:
-            magic, ver, slots, gen, bs, n, area, p, seq = struct.unpack("<IHHIIIIIQ", d)
-            self.next_seq = max(self.next_seq, seq)
-            if (ver, slots, bs, n, area, p) != (VERSION, SLOTS, self.bs, self.nblocks, self.area, self.P):
-                raise PoolDamaged(f"{self.where}: pool made with another geometry or version "
-                                  f"(erase block {bs}, {n} blocks, version {ver})")
-        elif typ in (SNAP_FILE, CREATE):
-            s = d[0]
-            at = 1 if typ == CREATE else 17
-            if s >= SLOTS or s in self.files:
+            if n != 36:
                 raise bad
-            f = _File(bytes(d[at:]), blocks=[])
+            magic, ver, slots, gen, bs, nb, area_, p, seq = struct.unpack("<IHHIIIIIQ", d)
+            if magic != AREA_MAGIC:
+                raise bad
+            if (ver, slots, bs, nb, area_, p) != (VERSION, SLOTS, self.bs, self.nblocks, self.area, self.P):
+                raise PoolDamaged(f"{self.where}: pool made with another geometry or version "
+                                  f"(erase block {bs}, {nb} blocks, version {ver})")
+            self.next_seq = max(self.next_seq, seq)
+        elif typ in (SNAP_FILE, CREATE):
+            name_at = 1 if typ == CREATE else 17
+            if s >= SLOTS or n <= name_at or n - name_at > NAME_MAX or used:
+                raise bad
+            f = _File(bytes(d[name_at:]), blocks=[])
             if typ == SNAP_FILE:
                 f.trunc_size, f.trunc_seq = struct.unpack_from("<QQ", d, 1)
             self.files[s] = f
         elif typ in (SNAP_FLIST, ALLOC):
-            s = d[0]
+            if s >= SLOTS or n < 5 or (n != 9 if typ == ALLOC else (n - 1) % 4 != 0):
+                raise bad
             blocks = [struct.unpack_from("<I", d, 1)[0]] if typ == ALLOC else \
-                list(struct.unpack_from(f"<{(len(d) - 1) // 4}I", d, 1))
+                list(struct.unpack_from(f"<{(n - 1) // 4}I", d, 1))
             for b in blocks:
-                if not self.first_data <= b < self.nblocks or self._owner(b) is not None:
+                if not block_ok(b) or self._owner(b) is not None:
                     raise bad
                 if typ == ALLOC:
                     self.ec[b] = struct.unpack_from("<I", d, 5)[0]
                     self.seal[b] = NOSEAL
-                if s in self.files:
-                    self.files[s].blocks.append(b)
+                if used:
+                    f.blocks.append(b)
         elif typ == SNAP_BLOCKS:
-            first = struct.unpack_from("<I", d)[0]
-            for i in range((len(d) - 4) // 8):
-                self.ec[first + i], self.seal[first + i] = struct.unpack_from("<II", d, 4 + 8 * i)
-        elif typ == DELETE:
-            if d[0] not in self.files:
+            first = struct.unpack_from("<I", d)[0] if n >= 4 else 0
+            count = (n - 4) // 8 if n >= 4 else 0
+            if n < 4 or (n - 4) % 8 or first < self.first_data or first + count > self.nblocks:
                 raise bad
-            del self.files[d[0]]
+            for i in range(count):
+                self.ec[first + i], self.seal[first + i] = struct.unpack_from("<II", d, 4 + 8 * i)
+        elif typ == SNAP_END:
+            if n != 0:
+                raise bad
+        elif typ == DELETE:
+            if n != 1 or not used:
+                raise bad
+            del self.files[s]
         elif typ == FREE:
-            b = struct.unpack_from("<I", d)[0]
-            s = self._owner(b)
-            if s is not None:
-                self.files[s].blocks.remove(b)
+            if n != 4 or not block_ok(b := struct.unpack_from("<I", d)[0]):
+                raise bad
+            o = self._owner(b)
+            if o is not None:
+                self.files[o].blocks.remove(b)
         elif typ == TRUNC:
-            f = self.files.get(d[0])
-            if f is None:
+            if n != 17 or not used:
                 raise bad
             f.trunc_size, f.trunc_seq = struct.unpack_from("<QQ", d, 1)
             self.next_seq = max(self.next_seq, f.trunc_seq + 1)
         elif typ == SEAL:
-            b, n = struct.unpack_from("<II", d)
-            self.seal[b] = n
-        elif typ != SNAP_END:
+            if n != 8:
+                raise bad
+            b, at_ = struct.unpack_from("<II", d)
+            if not block_ok(b) or at_ > self.bs:
+                raise bad
+            self.seal[b] = at_
+        else:
             raise bad
 
     # -- data
     def _scan(self, slot: int, f: _File) -> bytes:
         data = bytearray()
         size = f.trunc_size
-        last_seq = 0
         name = show(f.name)
+        # The reader holds each file's bytes: a size no partition can hold (a hostile image; the
+        # pool never writes past its partition's size) is refused before anything is allocated.
+        cap = len(self.buf)
+        if size > cap:
+            raise WalkitError(f"{self.where}: file {name} is {size} bytes, beyond the partition's "
+                              f"{cap}: the reader does not materialize it")
+        last_seq = 0
         for i, b in enumerate(f.blocks):
             head = i == len(f.blocks) - 1
             seal = self.seal[b]
@@ -252,7 +290,8 @@ class Pool:
                 magic, s, fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
                 if magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc:
                     break
-                if s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq:
+                if (s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq
+                        or off + n > self.nblocks * self.bs):  # the pool never writes past it
                     raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: "
                                       "a whole record header that does not fit the file")
                 payload = bytes(self.buf[base + at + DHDR:base + at + DHDR + n])
@@ -265,6 +304,10 @@ class Pool:
                     payload = payload[:max(0, f.trunc_size - off)]
                 if payload:
                     end = off + len(payload)
+                    if end > cap:
+                        raise WalkitError(f"{self.where}: data block {b} (file {name}) offset {at}: "
+                                          f"a record at file offset {off}, beyond the partition's "
+                                          f"{cap} bytes: the reader does not materialize it")
                     if end > len(data):
                         data.extend(bytes(end - len(data)))
                     data[off:end] = payload

@@ -1001,12 +1001,13 @@ static int fp_data_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
 
 /* Judges [addr, end) after a chain of records stopped at addr (a blank header, or a record
  * that does not check out): FP_TAIL_CLEAN if it is blank; FP_TAIL_TORN if what is not blank
- * lies within the `torn` bytes from addr that one cut program can leave and, when `scan`, no
- * whole record starts in them after addr; else FP_TAIL_DAMAGED (*found: where the later
+ * lies within the `torn` bytes from addr that one cut program can leave and no whole record
+ * starts in them from addr + skip on (skip >= P: the torn record's own bytes before that may
+ * hold anything, a record header included); else FP_TAIL_DAMAGED (*found: where the later
  * record, or the first byte where nothing may be programmed, is).  A cut only ever tears the
  * last record programmed and nothing is programmed after a torn record (mount seals it, or
  * compacts the log away from it), so a whole record or data beyond it is damage. */
-static int fp_tail(fp_pool *p, int log, uint32_t addr, uint32_t torn, int scan, uint32_t end,
+static int fp_tail(fp_pool *p, int log, uint32_t addr, uint32_t torn, uint32_t skip, uint32_t end,
                    int *tail, uint32_t *found)
 {
     int blank, whole, rc;
@@ -1021,7 +1022,7 @@ static int fp_tail(fp_pool *p, int log, uint32_t addr, uint32_t torn, int scan, 
     return WALKIT_ST_OK;
 #endif
     uint32_t wend = end - addr < torn ? end : addr + torn;
-    for (uint32_t x = addr + p->P; scan && x < wend; x += p->P) {
+    for (uint32_t x = skip < wend - addr ? addr + skip : wend; x < wend; x += p->P) {
         if ((rc = log ? fp_log_whole(p, x, end, &whole) : fp_data_whole(p, x, end, &whole)) != WALKIT_ST_OK)
             return rc;
         if (whole) {
@@ -1160,7 +1161,7 @@ static int fp_area_read(fp_pool *p, int area, int apply, fp_area_view *v)
     }
     v->used = at;
     if (!v->hdr_ok) return WALKIT_ST_OK;
-    rc = fp_tail(p, 1, base + at, FP_TORN_MAX, 1, base + p->area_bytes, &v->tail, &v->found);
+    rc = fp_tail(p, 1, base + at, FP_TORN_MAX, p->P, base + p->area_bytes, &v->tail, &v->found);
     v->found -= base;
     return rc;
 }
@@ -1182,12 +1183,22 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
         int head = i + 1 == f->nblocks;
         uint32_t limit = seal != FP_NOSEAL ? seal : p->bs;
         uint32_t torn = FP_TORN_MAX; /* how far from `at` a cut may have torn */
-        int scan = 1;                /* whether a whole header after `at` would be damage */
+        uint32_t skip = p->P;        /* from where after `at` a whole header is damage */
         while (at + FP_DHDR <= limit) {
             uint32_t addr = b * p->bs + at;
             if ((rc = fp_read_raw(p, addr, h, FP_DHDR)) != WALKIT_ST_OK) return rc;
             if (all_ff(h, FP_DHDR)) break;
-            if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) break;
+            if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) {
+                /* A torn header.  The record's own bytes (its first program, header and data
+                 * together) may hold a whole header: a file may store anything.  Its length
+                 * field can only read more than was meant (a cut program leaves bits at 1
+                 * that were to be cleared, never the reverse), so the record ends no later
+                 * than that length says: a whole header before there may be its data. */
+                uint64_t ends = (uint64_t)FP_DHDR + get32(h + 4);
+                skip = ends >= torn ? torn : fp_align(p, (uint32_t)ends);
+                if (skip < p->P) skip = p->P;
+                break;
+            }
             uint32_t len = get32(h + 4);
             uint64_t off = get64(h + 8), seq = get64(h + 16);
             /* (fp_write refuses to write past the partition's size: no record ends there.) */
@@ -1204,7 +1215,7 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
             }
             if (crc != get32(h + 24)) { /* the header is whole: a cut tore this record only */
                 torn = fp_align(p, FP_DHDR + len);
-                scan = 0;
+                skip = torn;
                 break;
             }
             last_seq = seq;
@@ -1224,7 +1235,7 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
         }
         int tail;
         uint32_t found;
-        if ((rc = fp_tail(p, 0, b * p->bs + at, torn, scan, (b + 1) * p->bs, &tail, &found)) != WALKIT_ST_OK)
+        if ((rc = fp_tail(p, 0, b * p->bs + at, torn, skip, (b + 1) * p->bs, &tail, &found)) != WALKIT_ST_OK)
             return rc;
         if (tail == FP_TAIL_DAMAGED)
             return fp_damage(p, "data block %u (file %s) offset %u: damaged record with data "

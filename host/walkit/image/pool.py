@@ -142,7 +142,7 @@ class Pool:
             at += total
         v["used"] = at
         if v["hdr"]:
-            v["tail"], found = self._tail(True, base + at, TORN_MAX, True, base + size)
+            v["tail"], found = self._tail(True, base + at, TORN_MAX, self.P, base + size)
             v["found"] = found - base
         return v
 
@@ -166,16 +166,16 @@ class Pool:
         return struct.unpack_from("<H", h)[0] == DATA_MAGIC and \
             zlib.crc32(h[:28]) == struct.unpack_from("<I", h, 28)[0]
 
-    def _tail(self, log: bool, a: int, torn: int, scan: bool, end: int) -> tuple[str, int]:
+    def _tail(self, log: bool, a: int, torn: int, skip: int, end: int) -> tuple[str, int]:
         """How [a, end) after a chain of records that stopped at ``a`` reads (flashpool.c
         fp_tail): "clean" (blank), "torn" (what is not blank lies within the ``torn`` bytes one
-        cut program can leave and, when ``scan``, no whole record starts in them after ``a``),
-        or "damaged", with where the later record or data is."""
+        cut program can leave and no whole record starts in them from ``a + skip`` on), or
+        "damaged", with where the later record or data is."""
         if self._blank(a, end):
             return "clean", a
         wend = min(end, a + torn)
         whole = self._log_whole if log else self._data_whole
-        for x in range(a + self.P, wend if scan else a, self.P):
+        for x in range(min(a + skip, wend), wend, self.P):
             if whole(x, end):
                 return "damaged", x
         return ("torn" if self._blank(wend, end) else "damaged"), wend
@@ -282,13 +282,18 @@ class Pool:
             seal = self.seal[b]
             limit = self.bs if seal == NOSEAL else seal
             at, base = 0, b * self.bs
-            torn, scan = TORN_MAX, True
+            torn, skip = TORN_MAX, self.P
             while at + DHDR <= limit:
                 h = bytes(self.buf[base + at:base + at + DHDR])
                 if h == b"\xff" * DHDR:
                     break
                 magic, s, fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
                 if magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc:
+                    # a torn header: its length reads at least what was meant (a cut leaves
+                    # bits at 1, never clears more), so a whole header before that end may be
+                    # the record's own data (flashpool.c fp_scan_file)
+                    ends = DHDR + n
+                    skip = max(self.P, torn if ends >= torn else _align(ends, self.P))
                     break
                 if (s != slot or fl != 0 or n == 0 or n > limit - at - DHDR or seq <= last_seq
                         or off + n > self.nblocks * self.bs):  # the pool never writes past it
@@ -296,7 +301,8 @@ class Pool:
                                       "a whole record header that does not fit the file")
                 payload = bytes(self.buf[base + at + DHDR:base + at + DHDR + n])
                 if zlib.crc32(payload) != dcrc:
-                    torn, scan = _align(DHDR + n, self.P), False  # the header is whole
+                    torn = _align(DHDR + n, self.P)  # the header is whole
+                    skip = torn
                     break
                 last_seq = seq
                 self.next_seq = max(self.next_seq, seq + 1)
@@ -320,7 +326,7 @@ class Pool:
                 if head:
                     self.heads[f.name] = (b, at, False)
                 continue
-            tail, found = self._tail(False, base + at, torn, scan, base + self.bs)
+            tail, found = self._tail(False, base + at, torn, skip, base + self.bs)
             if tail == "damaged":
                 raise PoolDamaged(f"{self.where}: data block {b} (file {name}) offset {at}: damaged "
                                   f"record with data after it (at offset {found - base})")

@@ -151,15 +151,17 @@ def test_planted_racy_lock_slots_are_caught(build_image, tmp_path):
     checkpointer's backfill and the WAL restarts.  Three writers and nothing else passed
     6,000 commits.
 
-    The planted build widens the window between the read and the store with a spin (about a
-    microsecond; registry.c says why), as a task preempted there would: SQLite's read then
-    gives up on the lock (SQLITE_PROTOCOL) and the run fails, in 4 of 4 runs after 458-849
-    commits (~30 s).  Without the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still
-    hits, later: 2 of 2 runs failed at 3,689 commits, the pool full of a WAL that a slot left
-    held kept from restarting.  The same configuration (2 writers, a reader, the checkpointer
-    every 50 ms, pool) passes on the correct build: test_stress_invariant_on_three_worker_cores,
-    10^4 commits.  A hang instead is ended by core 0's watchdog (it watches its own
-    checkpointer task's waits): FAIL too."""
+    The planted build widens the window between the read and the store with a spin (200
+    loop iterations; registry.c says why), as a task preempted there would.  On the pool,
+    2026-12-02, load 5-7: caught in 4 of 4 runs, after 458, 849, 2,407 and 3,689 commits
+    (30-55 s), SQLite giving up on a read lock (SQLITE_PROTOCOL) or the pool full.  Without
+    the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still hits, later: 2 of 2 runs
+    failed at 3,689 commits, the pool full of a WAL that a slot left held kept from
+    restarting.  The same configuration (2 writers, a reader, the checkpointer every 50 ms,
+    pool) passes on the correct build: test_stress_invariant_on_three_worker_cores, 10^4
+    commits.  (On littlefs, WALKIT_TARGET_STRESS_VFS=walkit, only 600 commits fit the time,
+    and no run there has been made.)  A hang instead is ended by core 0's watchdog (it
+    watches its own checkpointer task's waits): FAIL too."""
     t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_PLANT_RACY_SLOTS=1"),
                workdir=tmp_path)
     t.boot()

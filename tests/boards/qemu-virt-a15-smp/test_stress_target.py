@@ -153,11 +153,11 @@ def test_planted_racy_lock_slots_are_caught(build_image, tmp_path):
 
     The planted build widens the window between the read and the store with a spin (200
     loop iterations; registry.c says why), as a task preempted there would.  On the pool,
-    2026-12-02, load 5-7: caught in 4 of 4 runs, after 458, 849, 2,407 and 3,689 commits
-    (30-55 s), SQLite giving up on a read lock (SQLITE_PROTOCOL) or the pool full.  Without
-    the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still hits, later: 2 of 2 runs
-    failed at 3,689 commits, the pool full of a WAL that a slot left held kept from
-    restarting.  The same configuration (2 writers, a reader, the checkpointer every 50 ms,
+    2026-12-02, load 5-12: caught in 8 of 8 runs, after 458-3,689 commits (median ~1,000;
+    30-60 s), SQLite giving up on a read lock (SQLITE_PROTOCOL) in 7, the pool full in one.
+    Without the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still hits, later: 5 of 5
+    runs failed, at 3,689 commits (4 runs) and 4,716, the pool full of a WAL that a slot left
+    held kept from restarting; too close to the run's 6,000 to rely on.  The same configuration (2 writers, a reader, the checkpointer every 50 ms,
     pool) passes on the correct build: test_stress_invariant_on_three_worker_cores, 10^4
     commits.  (On littlefs, WALKIT_TARGET_STRESS_VFS=walkit, only 600 commits fit the time,
     and no run there has been made.)  A hang instead is ended by core 0's watchdog (it

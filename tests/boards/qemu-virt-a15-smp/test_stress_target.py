@@ -157,9 +157,9 @@ def test_planted_racy_lock_slots_are_caught(build_image, tmp_path):
     30-60 s), SQLite giving up on a read lock (SQLITE_PROTOCOL) in 7, the pool full in one.
     Without the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still hits, later: 5 of 5
     runs failed, at 3,689 commits (4 runs) and 4,716, the pool full of a WAL that a slot left
-    held kept from restarting; too close to the run's 6,000 to rely on.  The same configuration (2 writers, a reader, the checkpointer every 50 ms,
-    pool) passes on the correct build: test_stress_invariant_on_three_worker_cores, 10^4
-    commits.  (On littlefs, WALKIT_TARGET_STRESS_VFS=walkit, only 600 commits fit the time,
+    held kept from restarting; too close to the run's 6,000 to rely on.  The same
+    configuration (2 writers, a reader, the checkpointer every 50 ms, pool) passes on the
+    correct build: test_stress_invariant_on_three_worker_cores, 10^4 commits.  (On littlefs, WALKIT_TARGET_STRESS_VFS=walkit, only 600 commits fit the time,
     and no run there has been made.)  A hang instead is ended by core 0's watchdog (it
     watches its own checkpointer task's waits): FAIL too."""
     t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_PLANT_RACY_SLOTS=1"),

@@ -8,7 +8,8 @@
  *   - binary semaphore: one word, 1 when full, emptied by an atomic swap;
  *   - waiting: WFE, woken by the SEV every release sends; a timed wait also wakes on the
  *     generic timer's event stream (about every millisecond, CNTKCTL.EVNTEN, set on the waiting
- *     core) so it can see its deadline pass;
+ *     core) so it can see its deadline pass, and so does every wait of a watched task
+ *     (walkit_os_bare_smp_watch), which calls the watch between its polls;
  *   - time: the generic timer (CNTPCT / CNTFRQ), architectural on every ARMv7-A core with the
  *     Generic Timer extension, so not a board hook.  The wall clock is the hooks' epoch_ms plus
  *     the monotonic time (walkit_os_bare.h, the start-up both bare ports share; the hook's
@@ -156,10 +157,11 @@ int walkit_os_bare_init(const walkit_os_bare_hooks *h)
 }
 
 int walkit_os_init(void) { return hooks_set ? WALKIT_OS_OK : WALKIT_OS_ERROR; }
+void walkit_os_end(void) { }
 
-/* The watch (walkit_os_bare.h): fn and the task that set it.  Written only by that task, so
- * another core can read a stale pair, which it only compares its own id against (a task id is
- * never 0, and a core never holds another's). */
+/* The watch (walkit_os_bare.h): fn and the task that set it, written only by that task (the
+ * task id last, after fn).  Another core may read them stale, but it only compares the id with
+ * its own, which that task's id never is; the setting task reads its own writes in order. */
 static void (*volatile watch_fn)(void);
 static volatile uintptr_t watch_task;
 
@@ -179,7 +181,6 @@ static inline void wait_watched(void)
     watch_fn(); /* may not return */
     wait_event_timed();
 }
-void walkit_os_end(void) { }
 
 struct walkit_os_mutex {
     volatile uintptr_t owner; /* 0: free; else the holder's task id.  Changed only by cas_word

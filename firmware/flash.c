@@ -24,6 +24,30 @@ const char *flash_strerror(int err)
     }
 }
 
+/* The device lock (flash.h): a spin lock on a multi-core board, where littlefs and the flash
+ * pool, each serialised by its own storage mutex, may reach the one device from two cores at
+ * once; a CFI chip has one command state machine, and the counters and the fault hook's
+ * sequence are plain fields.  Held for one operation, which waits for nothing else, so a
+ * spin is enough.  The exchange is an acquire and the store a release (GCC emits LDREX/STREX
+ * and DMB on ARMv7-A): the device state one core left is the one the next core sees.  One
+ * core at a time on every other board: nothing to do (and a Cortex-M0 has no exclusives). */
+#if WALKIT_BOARD_SMP
+static void dev_lock(flash_dev *dev)
+{
+    while (__atomic_exchange_n(&dev->busy, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&dev->busy, __ATOMIC_RELAXED)) { }
+}
+
+static int dev_unlock(flash_dev *dev, int rc)
+{
+    __atomic_store_n(&dev->busy, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+#else
+static inline void dev_lock(flash_dev *dev) { (void)dev; }
+static inline int dev_unlock(flash_dev *dev, int rc) { (void)dev; return rc; }
+#endif
+
 static int in_range(const flash_dev *dev, uint32_t off, uint32_t n)
 {
     return off <= dev->size && n <= dev->size - off;
@@ -62,7 +86,7 @@ static int compare(flash_dev *dev, uint32_t off, const uint8_t *want, uint32_t n
     return FLASH_OK;
 }
 
-int flash_read(flash_dev *dev, uint32_t off, void *buf, uint32_t n)
+static int unlocked_read(flash_dev *dev, uint32_t off, void *buf, uint32_t n)
 {
     if (!in_range(dev, off, n)) return refuse(dev, FLASH_E_RANGE);
     if (off % dev->read_size || n % dev->read_size) return refuse(dev, FLASH_E_ALIGN);
@@ -79,7 +103,7 @@ static int call_hook(flash_dev *dev, flash_op_kind kind, uint32_t off, uint32_t 
     return dev->hook(dev->hook_ctx, dev, &op);
 }
 
-int flash_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n)
+static int unlocked_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n)
 {
     int same, rc;
     if (!in_range(dev, off, n)) return refuse(dev, FLASH_E_RANGE);
@@ -101,7 +125,7 @@ int flash_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n)
     return device_result(dev, rc);
 }
 
-int flash_erase(flash_dev *dev, uint32_t off)
+static int unlocked_erase(flash_dev *dev, uint32_t off)
 {
     int same, rc;
     if (!in_range(dev, off, dev->erase_block)) return refuse(dev, FLASH_E_RANGE);
@@ -118,12 +142,36 @@ int flash_erase(flash_dev *dev, uint32_t off)
     return device_result(dev, rc);
 }
 
-int flash_is_blank(flash_dev *dev, uint32_t off, uint32_t n, int *blank)
+static int unlocked_is_blank(flash_dev *dev, uint32_t off, uint32_t n, int *blank)
 {
     if (!in_range(dev, off, n)) return refuse(dev, FLASH_E_RANGE);
     dev->counters.read_ops++;
     dev->counters.read_bytes += n;
     return device_result(dev, compare(dev, off, NULL, n, blank));
+}
+
+int flash_read(flash_dev *dev, uint32_t off, void *buf, uint32_t n)
+{
+    dev_lock(dev);
+    return dev_unlock(dev, unlocked_read(dev, off, buf, n));
+}
+
+int flash_prog(flash_dev *dev, uint32_t off, const void *buf, uint32_t n)
+{
+    dev_lock(dev);
+    return dev_unlock(dev, unlocked_prog(dev, off, buf, n));
+}
+
+int flash_erase(flash_dev *dev, uint32_t off)
+{
+    dev_lock(dev);
+    return dev_unlock(dev, unlocked_erase(dev, off));
+}
+
+int flash_is_blank(flash_dev *dev, uint32_t off, uint32_t n, int *blank)
+{
+    dev_lock(dev);
+    return dev_unlock(dev, unlocked_is_blank(dev, off, n, blank));
 }
 
 void flash_set_fault_hook(flash_dev *dev, flash_fault_hook hook, void *hook_ctx)

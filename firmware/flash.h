@@ -17,7 +17,13 @@
  * WALKIT_FLASH_* defines (the host image tools read the same table).  Offsets here are relative
  * to the start of the device, not CPU addresses.
  *
- * Not thread-safe: the single caller (littlefs, serialised by the storage backend) owns it.
+ * One operation at a time: on a multi-core board (WALKIT_BOARD_SMP) each of flash_read,
+ * flash_prog, flash_erase and flash_is_blank holds the device's lock, because littlefs and the
+ * flash pool share the device under two different storage mutexes and may call from two cores
+ * at once (the fault hook runs under that lock, so it must not call them; it uses dev->ops).
+ * On a single-core board the callers are never concurrent and there is no lock.  The lock
+ * makes single operations whole, nothing more: each partition's caller orders its own.
+ * flash_set_fault_hook is called before the storage is mounted, or with it idle.
  */
 #ifndef WALKIT_FLASH_H
 #define WALKIT_FLASH_H
@@ -90,6 +96,7 @@ typedef struct flash_dev {
     uint64_t seq;              /* program + erase operations so far (the hook's sequence) */
     flash_fault_hook hook;     /* NULL = no faults */
     void *hook_ctx;
+    int busy;                  /* the device lock (multi-core boards): 1 while an operation runs */
 } flash_dev;
 
 /* Designated initialisers for the geometry fields, as board.toml's [flash] table gives them

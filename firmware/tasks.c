@@ -12,8 +12,11 @@
 #include "walkit.h"
 
 #if WALKIT_BOARD_SMP
+#include <setjmp.h>
+
 #include "cores.h"
 #include "stress.h"
+#include "walkit_os_bare.h"
 
 /* A stress run without a commit (or a task's error) for this long, plus the checkpointer's
  * period, has stopped.  Commits, not every counter: writers that retry for ever on a lock a
@@ -62,29 +65,55 @@ static long progress(void)
            __atomic_load_n(&result.errors, __ATOMIC_RELAXED);
 }
 
-/* With a task of its own, core 0 runs it and then waits for the others without a watchdog
- * (nothing is left to watch with while it runs); without, it watches: 0 when every task
- * returned, -1 when no commit came for watchdog_us (the cores still running are logged and
- * stay busy). */
+/* The watchdog's state: the progress last seen and when it last moved (core 0 only). */
+static long last_progress;
+static uint64_t last_moved_us;
+
+/* Whether no commit came for watchdog_us (and notes any progress). */
+static int stalled(void)
+{
+    long now = progress();
+    if (now != last_progress) {
+        last_progress = now;
+        last_moved_us = board_time_us();
+        return 0;
+    }
+    return board_time_us() - last_moved_us >= watchdog_us;
+}
+
+/* Core 0's own task is abandoned through this when the run stalls: the OS port calls
+ * core0_watch from every wait of core 0 (walkit_os_bare_smp_watch), so between the
+ * checkpointer's checkpoints (its sleep) and inside any wait of its checkpoint, including one
+ * for a mutex a stuck core holds for ever.  What the task held stays held (as a stuck core's
+ * locks do); the run is failed and nothing the tasks share is freed (stress.h). */
+static jmp_buf core0_escape;
+
+static void core0_watch(void)
+{
+    if (stalled()) longjmp(core0_escape, 1);
+}
+
+/* Core 0 watches the others while they run, and its own task too when it has one (above):
+ * 0 when every task returned, -1 when no commit came for watchdog_us (the cores still running
+ * are logged and stay busy until the next boot). */
 int stress_task_join_all(void)
 {
-    int watch = core0_fn == NULL, stuck = 0;
-    if (core0_fn) core0_fn(core0_arg);
-    core0_fn = NULL;
-    long last = progress();
-    uint64_t moved = board_time_us();
-    for (int core = 1; core < next_core && !stuck; core++) {
-        while (board_core_wait(core, watch ? 100 : -1) != 0) {
-            long now = progress();
-            if (now != last) {
-                last = now;
-                moved = board_time_us();
-            } else if (board_time_us() - moved >= watchdog_us) {
-                stuck = 1;
-                break;
-            }
+    volatile int abandoned = 0;
+    int stuck = 0;
+    last_progress = progress();
+    last_moved_us = board_time_us();
+    if (core0_fn) {
+        if (setjmp(core0_escape) == 0) {
+            walkit_os_bare_smp_watch(core0_watch);
+            core0_fn(core0_arg);
+        } else {
+            abandoned = stuck = 1;
         }
+        walkit_os_bare_smp_watch(NULL);
     }
+    core0_fn = NULL;
+    for (int core = 1; core < next_core && !stuck; core++)
+        while (!stuck && board_core_wait(core, 100) != 0) stuck = stalled();
     if (stuck) {
         char busy[64] = "";
         for (int core = 1; core < next_core; core++) {
@@ -92,8 +121,9 @@ int stress_task_join_all(void)
             size_t n = strlen(busy);
             sqlite3_snprintf((int)(sizeof busy - n), busy + n, "%s%d", n ? ", " : "", core);
         }
-        fw_log("stress watchdog: no commit for %lu s; still running on core %s until the next "
-               "boot", (unsigned long)(watchdog_us / 1000000u), busy);
+        fw_log("stress watchdog: no commit for %lu s; %sstill running on core %s until the "
+               "next boot", (unsigned long)(watchdog_us / 1000000u),
+               abandoned ? "core 0's task abandoned; " : "", busy[0] ? busy : "none");
     }
     next_core = 1;
     return stuck ? -1 : 0;

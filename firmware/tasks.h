@@ -7,10 +7,13 @@
  *
  *   - .stress runs the C stress driver (tests/scenarios/stress.c, the same source the host runs
  *     with pthreads) with one task per core: tasks go to cores 1..N-1 in the order the driver
- *     starts them, and one more runs on core 0 itself while the console waits.  When core 0
- *     has no task of its own it watches the others: a run in which no commit comes for 60 s
- *     (plus the checkpointer's period) is reported as failed (the cores whose tasks did not
- *     return are named in the log, and stay busy until the next boot);
+ *     starts them, and one more runs on core 0 itself while the console waits.  Core 0
+ *     watches the run: a run in which no commit comes for 60 s (plus the checkpointer's
+ *     period) is reported as failed (the cores whose tasks did not return are named in the
+ *     log, and stay busy until the next boot).  When core 0 runs a task of its own, the check
+ *     is made from that task's waits and sleeps (walkit_os_bare_smp_watch), and a stalled run
+ *     abandons it where it waits, its locks still held, so the console may then find the
+ *     stress database's locks taken, as it may with a stuck core's;
  *   - a connection bound to a core (.core NAME K) has every SQL request run on core K by
  *     tasks_run_on(): the console hands the request over, waits, and the reply goes out from
  *     core K through the same sink, so connections on different cores are different tasks

@@ -25,6 +25,13 @@ typedef struct walkit_os_bare_hooks {
  * walkit_init() (again only after sqlite3_shutdown()). */
 int walkit_os_bare_init(const walkit_os_bare_hooks *hooks);
 
+/* bare_smp.c only (one task per core): while fn is set, every wait of the task that set it (a
+ * mutex, a semaphore, a sleep) calls fn() about every millisecond, even when the wait has no
+ * timeout; fn may end the task by longjmp (it holds whatever locks it held).  NULL: no watch.
+ * One watch at a time: a call replaces the previous one.  The firmware's stress watchdog on
+ * core 0, when core 0 runs a task of its own. */
+void walkit_os_bare_smp_watch(void (*fn)(void));
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,8 @@
  *   - binary semaphore: one word, 1 when full, emptied by an atomic swap;
  *   - waiting: WFE, woken by the SEV every release sends; a timed wait also wakes on the
  *     generic timer's event stream (about every millisecond, CNTKCTL.EVNTEN, set on the waiting
- *     core) so it can see its deadline pass;
+ *     core) so it can see its deadline pass, and so does every wait of a watched task
+ *     (walkit_os_bare_smp_watch), which calls the watch between its polls;
  *   - time: the generic timer (CNTPCT / CNTFRQ), architectural on every ARMv7-A core with the
  *     Generic Timer extension, so not a board hook.  The wall clock is the hooks' epoch_ms plus
  *     the monotonic time (walkit_os_bare.h, the start-up both bare ports share; the hook's
@@ -158,6 +159,29 @@ int walkit_os_bare_init(const walkit_os_bare_hooks *h)
 int walkit_os_init(void) { return hooks_set ? WALKIT_OS_OK : WALKIT_OS_ERROR; }
 void walkit_os_end(void) { }
 
+/* The watch (walkit_os_bare.h): fn and the task that set it, written only by that task (the
+ * task id last, after fn).  Another core may read them stale, but it only compares the id with
+ * its own, which that task's id never is; the setting task reads its own writes in order. */
+static void (*volatile watch_fn)(void);
+static volatile uintptr_t watch_task;
+
+void walkit_os_bare_smp_watch(void (*fn)(void))
+{
+    watch_task = 0;
+    watch_fn = fn;
+    if (fn) watch_task = this_task();
+}
+
+/* Whether this task's waits are watched; then they poll (wait_event_timed) and call watch_fn
+ * about every millisecond, so even a wait for a holder that never releases reaches it. */
+static inline int watched(void) { return watch_task != 0 && watch_task == this_task(); }
+
+static inline void wait_watched(void)
+{
+    watch_fn(); /* may not return */
+    wait_event_timed();
+}
+
 struct walkit_os_mutex {
     volatile uintptr_t owner; /* 0: free; else the holder's task id.  Changed only by cas_word
                                  (take) and by the holder's release store. */
@@ -223,7 +247,10 @@ int walkit_os_mutex_lock(walkit_os_mutex *m)
         return WALKIT_OS_OK;
     }
     while (!cas_word(&m->owner, 0, me)) {
-        while (m->owner != 0) wait_event(); /* woken by the holder's release */
+        while (m->owner != 0) { /* woken by the holder's release */
+            if (watched()) wait_watched();
+            else wait_event();
+        }
     }
     dmb(); /* acquire */
     m->depth = 1;
@@ -284,7 +311,8 @@ int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
         if (timeout_ms == WALKIT_OS_NO_WAIT) return WALKIT_OS_TIMEOUT;
         if (timeout_ms > 0 && now_us() >= deadline) return WALKIT_OS_TIMEOUT;
         if (timeout_ms < 0 && timeout_ms != WALKIT_OS_FOREVER) return WALKIT_OS_ERROR;
-        if (timeout_ms > 0) wait_event_timed();
+        if (watched()) wait_watched();
+        else if (timeout_ms > 0) wait_event_timed();
         else wait_event();
     }
 }
@@ -299,7 +327,10 @@ int64_t walkit_os_wall_ms(void) { return hooks.epoch_ms + (int64_t)(now_us() / 1
 void walkit_os_sleep_us(uint32_t us)
 {
     uint64_t end = now_us() + us;
-    while (now_us() < end) wait_event_timed();
+    while (now_us() < end) {
+        if (watched()) wait_watched();
+        else wait_event_timed();
+    }
 }
 
 uintptr_t walkit_os_task_id(void) { return this_task(); }

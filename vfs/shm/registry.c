@@ -349,8 +349,21 @@ static int try_acquire(walkit_shm_conn *c, int ofst, int n, int exclusive, uint3
         uint16_t held = MASK_LOAD(&c->shared_mask);
         if (held & mask) return SQLITE_OK; /* already held: SQLite may re-ask */
 #if defined(WALKIT_PLANT_RACY_SLOTS) && WALKIT_PLANT_RACY_SLOTS
-        int v = node->slot[ofst]; /* the planted bug: a plain, non-atomic count */
+        /* The planted bug: a plain, non-atomic count, a read and then a store.  The spin
+         * between them stands for the taker being stalled there (preempted where tasks share a
+         * core, an interrupt, a cache miss).  Without it the two are adjacent instructions:
+         * the target stress under QEMU's MTTCG (tests/boards/qemu-virt-a15-smp/
+         * test_stress_target.py) hits that window only late, its runs failing when the WAL
+         * that a slot left held kept from restarting had filled the pool (~3,700 commits), and
+         * 3 writers alone passed 6,000 commits; with it an exclusive CAS or another shared
+         * take lands in the window sooner, and SQLite gives up on a read lock.  The host's
+         * ThreadSanitizer test needs no window: it reports the race itself. */
+        int v = node->slot[ofst];
         if (v < 0) return SQLITE_BUSY;
+#ifndef WALKIT_PLANT_RACY_SLOTS_WINDOW
+#define WALKIT_PLANT_RACY_SLOTS_WINDOW 200 /* loop iterations of the spin */
+#endif
+        for (volatile int i = 0; i < WALKIT_PLANT_RACY_SLOTS_WINDOW; i++) { }
         node->slot[ofst] = v + 1;
 #else
         int v = SLOT_LOAD(&node->slot[ofst]);

@@ -103,19 +103,32 @@ def planted_image(build_image, tmp_path, define: str):
     return planted
 
 
-def test_a_stopped_run_is_reported_by_the_watchdog(build_image, tmp_path):
+@pytest.fixture(scope="module")
+def hang_image(build_image, tmp_path_factory):
+    return planted_image(build_image, tmp_path_factory.mktemp("hang"),
+                         "WALKIT_BARE_SMP_PLANT_HANG=1")
+
+
+@pytest.mark.parametrize("readers, checkpoint_ms, log_line", [
+    (0, 0, "no commit for 60 s; still running on core 1"),
+    (1, 50, "no commit for 60 s; core 0's task abandoned; still running on core 1"),
+], ids=["core-0-idle", "checkpointer-on-core-0"])
+def test_a_stopped_run_is_reported_by_the_watchdog(hang_image, tmp_path, readers, checkpoint_ms,
+                                                   log_line):
     """With core 1 stopping inside a critical section (WALKIT_BARE_SMP_PLANT_HANG,
-    vfs/os/bare_smp.c), the other writer soon waits for that mutex for ever: core 0, which has
-    no task of its own, sees no commit for 60 s and ends the run with FAIL, naming the cores
-    in the log; the console answers on, and refuses a second run beside the stuck tasks."""
+    vfs/os/bare_smp.c), the other writer soon waits for that mutex for ever: core 0 sees no
+    commit for 60 s (plus the checkpointer's period) and ends the run with FAIL, naming the
+    cores in the log; the console answers on, and refuses a second run beside the stuck tasks.
+    Core 0 either has no task of its own (two writers on cores 1-2) or runs the checkpointer
+    (four tasks): then it watches from that task's sleeps and waits, and abandons the task
+    where it waits, perhaps for the very mutex core 1 holds."""
     from walkit.sql import SqlError
 
-    t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_BARE_SMP_PLANT_HANG=1"),
-               workdir=tmp_path)
+    t = Target(BOARD, image=hang_image, workdir=tmp_path)
     t.boot()
     try:
         t0 = time.monotonic()
-        r = stress(t, 2, 5000, 0, 0, f"vfs={VFS}", timeout=600)
+        r = stress(t, 2, 5000, readers, checkpoint_ms, f"vfs={VFS}", timeout=600)
         assert r["result"] == "FAIL" and r["error"].startswith("watchdog:"), r
         assert 0 < r["commits"] < 2 * 5000, r
         assert time.monotonic() - t0 >= 60, "the watchdog waits 60 s without a commit"
@@ -123,7 +136,40 @@ def test_a_stopped_run_is_reported_by_the_watchdog(build_image, tmp_path):
         with pytest.raises(SqlError, match="core 1 still runs a task"):
             stress(t, 1, 10, timeout=30)
         log = t.console_log.read_text(errors="replace")
-        assert "stress watchdog: no commit for 60 s; still running on core 1" in log, log[-2000:]
+        assert "stress watchdog: " + log_line in log, log[-2000:]
+    finally:
+        t.close()
+
+
+def test_planted_racy_lock_slots_are_caught(build_image, tmp_path):
+    """The target stress catches WAL-index lock slots that are not atomic: with a shared
+    take's count a plain read and store (WALKIT_PLANT_RACY_SLOTS, vfs/shm/registry.c
+    try_acquire), a take that lands between them is lost, or overwrites an exclusive hold,
+    and a slot is left held (or "exclusive") for ever.  The run needs shared holds beside
+    exclusive attempts on the same slots: the reader's and every transaction's read-mark
+    holds, against the read-mark updates of each transaction that starts after a commit, the
+    checkpointer's backfill and the WAL restarts.  Three writers and nothing else passed
+    6,000 commits.
+
+    The planted build widens the window between the read and the store with a spin (200
+    loop iterations; registry.c says why), as a task preempted there would.  On the pool,
+    2026-12-02, load 5-12: caught in 8 of 8 runs, after 458-3,689 commits (median ~1,000;
+    30-60 s), SQLite giving up on a read lock (SQLITE_PROTOCOL) in 7, the pool full in one.
+    Without the spin (WALKIT_PLANT_RACY_SLOTS_WINDOW=0) the race still hits, later: 5 of 5
+    runs failed, at 3,689 commits (4 runs) and 4,716, the pool full of a WAL that a slot left
+    held kept from restarting; too close to the run's 6,000 to rely on.  The same
+    configuration (2 writers, a reader, the checkpointer every 50 ms, pool) passes on the
+    correct build: test_stress_invariant_on_three_worker_cores, 10^4 commits.  (On littlefs, WALKIT_TARGET_STRESS_VFS=walkit, only 600 commits fit the time,
+    and no run there has been made.)  A hang instead is ended by core 0's watchdog (it
+    watches its own checkpointer task's waits): FAIL too."""
+    t = Target(BOARD, image=planted_image(build_image, tmp_path, "WALKIT_PLANT_RACY_SLOTS=1"),
+               workdir=tmp_path)
+    t.boot()
+    try:
+        txns = 3000 if VFS == "pool" else 300
+        r = stress(t, 2, txns, 1, 50, f"vfs={VFS}", timeout=max(300, 2 * txns * SECONDS_PER_COMMIT))
+        assert r["result"] == "FAIL", f"a build with racy lock slots passed the stress: {r}"
+        assert r["error"], r
     finally:
         t.close()
 
@@ -133,9 +179,9 @@ def test_planted_non_atomic_locks_are_caught(build_image, tmp_path):
     check-then-store (WALKIT_BARE_SMP_PLANT_RACE, vfs/os/bare_smp.c), so every mutex built on
     it (the WAL-index node's waiter queue, the storage backend's, SQLite's) is no longer
     mutually exclusive between cores, the run reports FAIL.  (The lock slots themselves are
-    atomics, not mutexes: their own planted race, WALKIT_PLANT_RACY_SLOTS, is caught on the
-    host by ThreadSanitizer, tests/vfs/shm/test_registry_slots.py.)  When two cores take one mutex, the release of the one that is no longer
-    its owner is refused: an OS-layer failure (vfs.os_errors), which fails the run even when
+    atomics, not mutexes: their own planted race is the test above, and ThreadSanitizer's on
+    the host, tests/vfs/shm/test_registry_slots.py.)  When two cores take one mutex, the
+    release of the one that is no longer its owner is refused: an OS-layer failure (vfs.os_errors), which fails the run even when
     the data came through (7-8 in 900-6,000 commits on either storage).  If the tasks
     deadlock instead, core 0, which has no task of its own with three on cores 1-3, ends the
     run with FAIL through its watchdog (the test above).  A broken invariant, a bad

@@ -86,6 +86,49 @@ static void *late_giver(void *arg)
     return NULL;
 }
 
+/* The watch (walkit_os_bare_smp_watch): a holder that keeps a mutex until told, and a watch
+ * that counts its calls and escapes the wait after a few, as the firmware's stress watchdog
+ * escapes core 0's task. */
+static walkit_os_mutex *held_mutex;
+static volatile int holding, let_go;
+
+static void *holder(void *arg)
+{
+    (void)arg;
+    walkit_os_mutex_lock(held_mutex);
+    holding = 1;
+    while (!let_go) sched_yield();
+    walkit_os_mutex_unlock(held_mutex);
+    return NULL;
+}
+
+#include <setjmp.h>
+static jmp_buf escape;
+static int watch_calls;
+
+static void watch(void)
+{
+    if (++watch_calls == 5) longjmp(escape, 1);
+}
+
+/* Runs the wait `what` (0: a mutex another task holds, 1: a semaphore never given, 2: a
+ * 10 s sleep) under the watch; 1 when the watch was called and ended the wait early. */
+static int escapes(int what, walkit_os_sem *never)
+{
+    volatile uint64_t t0 = walkit_os_monotonic_us();
+    watch_calls = 0;
+    if (setjmp(escape) == 0) {
+        walkit_os_bare_smp_watch(watch);
+        if (what == 0) walkit_os_mutex_lock(held_mutex);
+        else if (what == 1) walkit_os_sem_take(never, WALKIT_OS_FOREVER);
+        else walkit_os_sleep_us(10u * 1000000u);
+        walkit_os_bare_smp_watch(NULL);
+        return 0;
+    }
+    walkit_os_bare_smp_watch(NULL);
+    return watch_calls == 5 && walkit_os_monotonic_us() - t0 < 5000000u;
+}
+
 /* SQLite on the port: THREADS connections, each committing increments of one row. */
 enum { SQL_TXNS = 150 };
 static int sql_errors;
@@ -197,6 +240,25 @@ int main(int argc, char **argv)
     walkit_os_sleep_us(20000);
     dt = walkit_os_monotonic_us() - t0;
     CHECK("sleep_at_least", dt >= 20000, "%llu us", (unsigned long long)dt);
+
+    /* The watch reaches even waits without a timeout, and only the task that set it. */
+    held_mutex = walkit_os_mutex_create();
+    walkit_os_sem *never = walkit_os_sem_create();
+    pthread_create(&th[0], NULL, holder, NULL);
+    while (!holding) sched_yield();
+    CHECK("watch_ends_a_wait_for_a_mutex_held_for_ever", escapes(0, never), "%d calls", watch_calls);
+    CHECK("watch_ends_a_forever_sem_take", escapes(1, never), "%d calls", watch_calls);
+    CHECK("watch_ends_a_sleep", escapes(2, never), "%d calls", watch_calls);
+    let_go = 1;
+    pthread_join(th[0], NULL);
+    walkit_os_bare_smp_watch(watch);
+    walkit_os_bare_smp_watch(NULL);
+    watch_calls = 0;
+    walkit_os_sleep_us(20000);
+    CHECK("watch_off_after_null", watch_calls == 0 && walkit_os_mutex_trylock(held_mutex) == WALKIT_OS_OK &&
+          walkit_os_mutex_unlock(held_mutex) == WALKIT_OS_OK, "%d calls", watch_calls);
+    walkit_os_sem_destroy(never);
+    walkit_os_mutex_destroy(held_mutex);
 
     /* The start-up contract shared with bare.c: no walkit before the hooks. */
     CHECK("walkit_init_without_hooks_fails", walkit_init() != SQLITE_OK, "");

@@ -1,7 +1,8 @@
 """The SMP bare-metal OS port (vfs/os/bare_smp.c: one task per core), its algorithms compiled
 for the host with GCC __atomic builtins in place of LDREX/STREX/DMB and stressed by pthreads
 (test_bare_smp.c beside this file): mutual exclusion under contention, semaphores with
-timeouts and no lost wake-up, task identity, SQLite's WAL on top from several threads.  The
+timeouts and no lost wake-up, task identity, the watch (walkit_os_bare_smp_watch) ending
+waits that have no timeout, SQLite's WAL on top from several threads.  The
 same program with the mutex taken by a plain load and store (--plant-non-atomic-cas) must
 fail its mutual-exclusion check.  One pytest item per check of the C program (its ``--list``).  On the
 target the port runs under the qemu-virt-a15-smp firmware (tests/boards/qemu-virt-a15-smp/)."""

@@ -9,7 +9,6 @@ emulated NOR of host/walkit/native/nor_emu.c) after a WAL workload left frames i
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import struct
 import zlib
@@ -20,6 +19,8 @@ import pytest
 from walkit import WalkitError
 from walkit.image.pool import DATA_MAGIC, DHDR, LHDR, Pool, PoolDamaged, _align
 from walkit.native import POOL_GEOMETRY, POOL_IMAGE, open_session
+
+from support.image_helpers import planted, pool_of
 
 BS, P = POOL_GEOMETRY["erase_block"], POOL_GEOMETRY["prog_size"]
 ROWS = 60
@@ -43,10 +44,6 @@ def base(tmp_path_factory) -> Path:
     s.close()
     (d / POOL_IMAGE).write_bytes(image)
     return d
-
-
-def pool_of(buf: bytes) -> Pool:
-    return Pool(buf, BS, P)
 
 
 def host_rows(pool: Pool, tmp: Path) -> int:
@@ -89,15 +86,6 @@ def log_records(buf: bytes, base: int, end: int) -> list[int]:
         out.append(at)
         at += _align(LHDR + struct.unpack_from("<H", buf, base + at + 2)[0], P)
     return out
-
-
-def planted(base: Path, tmp: Path, plant) -> tuple[Path, bytes]:
-    d = tmp / "case"
-    shutil.copytree(base, d)
-    buf = bytearray((d / POOL_IMAGE).read_bytes())
-    plant(buf, pool_of(bytes(buf)))
-    (d / POOL_IMAGE).write_bytes(buf)
-    return d, bytes(buf)
 
 
 def wal_head(pool: Pool) -> tuple[int, int]:

@@ -19,7 +19,6 @@ host/walkit/native/nor_emu.c):
 
 from __future__ import annotations
 
-import shutil
 import struct
 import time
 import zlib
@@ -30,6 +29,8 @@ import pytest
 from walkit import WalkitError
 from walkit.image.pool import DATA_MAGIC, DHDR, LHDR, Pool, PoolDamaged, _align
 from walkit.native import POOL_GEOMETRY, POOL_IMAGE, open_session
+
+from support.image_helpers import planted, pool_of
 
 BS, P, SIZE = POOL_GEOMETRY["erase_block"], POOL_GEOMETRY["prog_size"], POOL_GEOMETRY["size"]
 
@@ -47,25 +48,12 @@ def base(tmp_path_factory) -> Path:
     return d
 
 
-def pool_of(buf: bytes) -> Pool:
-    return Pool(buf, BS, P)
-
-
 def c_count(folder: Path) -> int:
     s = open_session(folder, storage="pool")
     try:
         return s.connect("t.db").execute("SELECT count(*) FROM t")[0][0]
     finally:
         s.close()
-
-
-def case(base: Path, tmp: Path, plant) -> tuple[Path, bytes]:
-    d = tmp / "case"
-    shutil.copytree(base, d)
-    buf = bytearray((d / POOL_IMAGE).read_bytes())
-    plant(buf, pool_of(bytes(buf)))
-    (d / POOL_IMAGE).write_bytes(buf)
-    return d, bytes(buf)
 
 
 def log_record(typ: int, payload: bytes) -> bytes:
@@ -154,7 +142,7 @@ MALFORMED = {
 @pytest.mark.parametrize("name", sorted(MALFORMED))
 def test_malformed_log_record_is_damage_for_both(base, tmp_path, name):
     typ, payload = MALFORMED[name]
-    d, buf = case(base, tmp_path, lambda buf, pool: append_log(buf, pool, log_record(typ, payload(pool))))
+    d, buf = planted(base, tmp_path, lambda buf, pool: append_log(buf, pool, log_record(typ, payload(pool))))
     with pytest.raises(PoolDamaged):
         pool_of(buf)
     with pytest.raises(WalkitError, match="does not mount"):
@@ -178,7 +166,7 @@ def test_huge_file_is_a_clear_error_not_an_allocation(base, tmp_path, how):
         rec = data_header(slot, len(data), 1 << 62, pool.next_seq + 10, zlib.crc32(data)) + data
         at = block * BS + used
         buf[at:at + len(rec)] = rec
-    d, buf = case(base, tmp_path, plant)
+    d, buf = planted(base, tmp_path, plant)
     t0 = time.monotonic()
     if how == "trunc":
         with pytest.raises(WalkitError, match="beyond the partition"):
@@ -208,7 +196,7 @@ def test_cut_in_header_of_record_holding_a_header_is_a_torn_tail(base, tmp_path)
         rec[0] |= 0x08  # the magic's bit 3: not cleared yet when the cut came
         at = block * BS + used
         buf[at:at + len(rec)] = rec
-    d, buf = case(base, tmp_path, plant)
+    d, buf = planted(base, tmp_path, plant)
     assert c_count(d) == 10
     pool = pool_of(buf)
     assert pool.heads[b"/t.db"][2], "the reader did not see the torn tail"
@@ -230,7 +218,7 @@ def test_whole_header_after_a_torn_records_end_is_still_damage(base, tmp_path):
         later = at + _align(DHDR + len(data), P)  # where the torn record ends at the latest
         inner = bytes(buf[block * BS:block * BS + DHDR])  # a whole header
         buf[later:later + DHDR] = inner
-    d, buf = case(base, tmp_path, plant)
+    d, buf = planted(base, tmp_path, plant)
     with pytest.raises(PoolDamaged, match="damaged record with data after it"):
         pool_of(buf)
     with pytest.raises(WalkitError, match="does not mount"):

@@ -149,7 +149,7 @@ static void test_semaphore(void)
     /* Deleted while a task pends on it: the task gets ERROR (S_objLib_OBJ_DELETED). */
     int out[2] = { 99, 0 };
     spawn((FUNCPTR)task_take_forever, (_Vx_usr_arg_t)s, (_Vx_usr_arg_t)out);
-    taskDelay(3);
+    for (int i = 0; i < 600 && vxemu_pending(s->sem) == 0; i++) taskDelay(1); /* <= 10 s */
     semDelete(s->sem);
     wait_done();
     CHECK("sem_deleted_while_pending_is_error",

@@ -149,6 +149,7 @@ struct vxemu_semaphore {
     int full;       /* binary */
     TASK_ID owner;  /* mutex: NULL when free */
     int depth;      /* mutex: recursive takes by the owner */
+    int pending;    /* tasks in semTake's wait (vxemu_pending) */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -166,6 +167,14 @@ void vxemu_fail_sem_take(int count)
     pthread_mutex_lock(&registry_lock);
     fail_takes = count;
     pthread_mutex_unlock(&registry_lock);
+}
+
+int vxemu_pending(SEM_ID s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->pending;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 int vxemu_live_semaphores(void)
@@ -246,12 +255,14 @@ STATUS semTake(SEM_ID s, _Vx_ticks_t timeout)
         s->depth++;
     } else {
         struct timespec d = deadline_after_ticks(timeout > 0 ? timeout : 0);
+        s->pending++;
         while (!available(s) && !s->deleted && !err) {
             if (timeout == NO_WAIT) err = S_objLib_OBJ_UNAVAILABLE;
             else if (timeout == WAIT_FOREVER) pthread_cond_wait(&s->cond, &s->lock);
             else if (pthread_cond_timedwait(&s->cond, &s->lock, &d) == ETIMEDOUT && !available(s))
                 err = S_objLib_OBJ_TIMEOUT;
         }
+        s->pending--;
         if (!err && s->deleted) err = S_objLib_OBJ_DELETED;
         if (!err && s->kind == SEM_KIND_BINARY) s->full = 0;
         if (!err && s->kind == SEM_KIND_MUTEX) {

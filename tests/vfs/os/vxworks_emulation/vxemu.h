@@ -13,4 +13,9 @@ void vxemu_fail_sem_take(int count);
 /* Semaphores currently alive (created and not deleted). */
 int vxemu_live_semaphores(void);
 
+/* Tasks inside semTake on s, past its checks: waiting, or about to wait under s's lock (so a
+ * semDelete after a nonzero answer finds them pending). */
+struct vxemu_semaphore;
+int vxemu_pending(struct vxemu_semaphore *s);
+
 #endif

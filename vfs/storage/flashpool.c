@@ -987,7 +987,13 @@ static int fp_log_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
     return WALKIT_ST_OK;
 }
 
-/* Whether a whole data record header (magic, its CRC checks out) starts at addr, within end. */
+/* Whether the FP_DHDR bytes h are a whole data record header: its magic, its CRC. */
+static int fp_dhdr_whole(const unsigned char *h)
+{
+    return get16(h) == FP_DATA_MAGIC && fp_crc(0, h, 28) == get32(h + 28);
+}
+
+/* Whether a whole data record header starts at addr, within end. */
 static int fp_data_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
 {
     unsigned char h[FP_DHDR];
@@ -995,7 +1001,7 @@ static int fp_data_whole(fp_pool *p, uint32_t addr, uint32_t end, int *whole)
     *whole = 0;
     if (addr + FP_DHDR > end) return WALKIT_ST_OK;
     if ((rc = fp_read_raw(p, addr, h, FP_DHDR)) != WALKIT_ST_OK) return rc;
-    *whole = get16(h) == FP_DATA_MAGIC && fp_crc(0, h, 28) == get32(h + 28);
+    *whole = fp_dhdr_whole(h);
     return WALKIT_ST_OK;
 }
 
@@ -1188,7 +1194,7 @@ static int fp_scan_file(fp_pool *p, fp_file *f, uint32_t *seal_at)
             uint32_t addr = b * p->bs + at;
             if ((rc = fp_read_raw(p, addr, h, FP_DHDR)) != WALKIT_ST_OK) return rc;
             if (all_ff(h, FP_DHDR)) break;
-            if (get16(h) != FP_DATA_MAGIC || fp_crc(0, h, 28) != get32(h + 28)) {
+            if (!fp_dhdr_whole(h)) {
                 /* A torn header.  The record's own bytes (its first program, header and data
                  * together) may hold a whole header: a file may store anything.  Its length
                  * field can only read more than was meant (a cut program leaves bits at 1

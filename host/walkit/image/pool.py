@@ -34,6 +34,11 @@ TORN_MAX = 4096  # the most one program covers (flashpool.c FP_TORN_MAX)
 (CREATE, DELETE, ALLOC, FREE, TRUNC, SEAL) = (16, 17, 18, 19, 20, 21)
 
 
+def _dhdr_whole(h: bytes) -> bool:
+    """Whether the DHDR bytes h are a whole data record header: its magic, its CRC."""
+    return struct.unpack_from("<H", h)[0] == DATA_MAGIC and \
+        zlib.crc32(h[:28]) == struct.unpack_from("<I", h, 28)[0]
+
 class PoolDamaged(WalkitError):
     pass
 
@@ -160,11 +165,7 @@ class Pool:
         return zlib.crc32(bytes(self.buf[a + LHDR:a + LHDR + length]), zlib.crc32(h[:4])) == crc
 
     def _data_whole(self, a: int, end: int) -> bool:
-        if a + DHDR > end:
-            return False
-        h = bytes(self.buf[a:a + DHDR])
-        return struct.unpack_from("<H", h)[0] == DATA_MAGIC and \
-            zlib.crc32(h[:28]) == struct.unpack_from("<I", h, 28)[0]
+        return a + DHDR <= end and _dhdr_whole(bytes(self.buf[a:a + DHDR]))
 
     def _tail(self, log: bool, a: int, torn: int, skip: int, end: int) -> tuple[str, int]:
         """How [a, end) after a chain of records that stopped at ``a`` reads (flashpool.c
@@ -287,8 +288,8 @@ class Pool:
                 h = bytes(self.buf[base + at:base + at + DHDR])
                 if h == b"\xff" * DHDR:
                     break
-                magic, s, fl, n, off, seq, dcrc, hcrc = struct.unpack("<HBBIQQII", h)
-                if magic != DATA_MAGIC or zlib.crc32(h[:28]) != hcrc:
+                _, s, fl, n, off, seq, dcrc, _ = struct.unpack("<HBBIQQII", h)
+                if not _dhdr_whole(h):
                     # a torn header: its length reads at least what was meant (a cut leaves
                     # bits at 1, never clears more), so a whole header before that end may be
                     # the record's own data (flashpool.c fp_scan_file)

@@ -47,7 +47,10 @@ STRESS_TXNS = 2000               # per writer at --scale 1
 STRESS_READERS, STRESS_CKPT_MS = 2, 5
 CALLGRIND_N = {"write": 200, "read": 2000, "bulk": 5000}  # at --scale 1
 
-BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread", "-flto")
+# Release builds on both sides: NDEBUG as SQLite itself sets it inside the amalgamation when
+# SQLITE_DEBUG is off, so vfs/ is measured without its asserts (and with WALKIT_MUTEX_CHECK 0,
+# vfs/mutex.c), as it ships.
+BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread", "-flto", "-DNDEBUG")
 
 
 def _binaries() -> dict[str, Path]:

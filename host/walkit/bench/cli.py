@@ -21,7 +21,8 @@ def register(sub) -> None:
             "walkit commit latency p50/p99/max\n"
             f"2. stress driver with {', '.join(map(str, STRESS_WRITERS))} writers: blocking vs "
             "non-blocking WAL-index locks,\n   commits/s and commit latency p50/p99/max\n"
-            "3. callgrind instructions per operation (read, bulk, write)\n"
+            "3. callgrind instructions per operation (read, bulk, write; release builds, and the bulk "
+            "load\n   with SQLite mutex results checked)\n"
             "The load average is printed beside every figure; take figures for the record on "
             "an idle machine."))
     s.add_argument("--rounds", type=int, default=3,

@@ -18,7 +18,9 @@ What it prints, each figure with the machine's load average beside it:
    ``SQLITE_ENABLE_SETLK_TIMEOUT``, alternated in the same run: commits/s and commit latency
    p50/p99/max.
 3. Instructions per operation from callgrind (deterministic, unlike wall clock) on one thread
-   with two amounts of work, subtracting so that set-up cost cancels.
+   with two amounts of work, subtracting so that set-up cost cancels; then the bulk load again
+   with vfs/mutex.c checking what the OS mutex returns (WALKIT_MUTEX_CHECK=1, the default of
+   builds without NDEBUG; the benchmark's own builds are release builds, with NDEBUG).
 4. walkit's copy mode (vfs/shm/copy.c) against its heap mode: reads and writes from 4 threads
    and the bulk load, alternated, ratio copy/heap with its range; then callgrind's instructions
    per operation for both.
@@ -73,7 +75,10 @@ def _binaries() -> dict[str, Path]:
     copy = build_program("shm_bench_walkit_copy", [HERE / "shm_bench.c"],
                          flags=BENCH_FLAGS + ("-DBENCH_WALKIT",),
                          vfs_defines=("-DBENCH_WALKIT_COPY",))
-    return {"stock": stock, "walkit": walkit, "copy": copy}
+    checked = build_program("shm_bench_walkit_checked", [HERE / "shm_bench.c"],
+                            flags=BENCH_FLAGS + ("-DBENCH_WALKIT",),
+                            vfs_defines=("-DWALKIT_MUTEX_CHECK=1",))
+    return {"stock": stock, "walkit": walkit, "copy": copy, "checked": checked}
 
 
 def _run(exe: Path, workload: str, threads: int, ops: int, seconds: float = 0.0,
@@ -104,6 +109,12 @@ def _callgrind_instructions(exe: Path, workload: str, ops: int) -> int:
             if line.startswith("summary:") or line.startswith("totals:"):
                 return int(line.split()[1])
     raise WalkitError("callgrind gave no instruction count")
+
+
+def _per_op(exe: Path, workload: str, n: int) -> float:
+    """Instructions per operation, (Ir(2N) - Ir(N)) / N: set-up and tear-down cancel."""
+    return (_callgrind_instructions(exe, workload, 2 * n)
+            - _callgrind_instructions(exe, workload, n)) / n
 
 
 def _load() -> str:
@@ -185,12 +196,15 @@ def _callgrind(bins: dict[str, Path], scale: float, say: Callable[[str], None]) 
     say(f"{'workload':<10}{'N':>9}{'stock':>14}{'walkit':>14}{'walkit/stock':>14}")
     for wl, n in CALLGRIND_N.items():
         n = max(10, int(n * scale))
-        per = {}
-        for name in ("stock", "walkit"):
-            per[name] = (_callgrind_instructions(bins[name], wl, 2 * n)
-                         - _callgrind_instructions(bins[name], wl, n)) / n
+        per = {name: _per_op(bins[name], wl, n) for name in ("stock", "walkit")}
         say(f"{wl:<10}{n:>9}{per['stock']:>14.0f}{per['walkit']:>14.0f}"
             f"{per['walkit'] / per['stock']:>14.2f}")
+    # The price of reporting OS mutex failures (vfs/mutex.c, WALKIT_MUTEX_CHECK, on in builds
+    # without NDEBUG): the bulk load, whose count is mostly SQLite's own mutex calls.
+    n = max(10, int(CALLGRIND_N["bulk"] * scale))
+    per = {name: _per_op(bins[name], "bulk", n) for name in ("stock", "checked")}
+    say(f"{'bulk':<10}{n:>9}{per['stock']:>14.0f}{per['checked']:>14.0f}"
+        f"{per['checked'] / per['stock']:>14.2f}  (walkit with WALKIT_MUTEX_CHECK=1)")
 
 
 def _copy_mode(bins: dict[str, Path], rounds: int, seconds: float, scale: float, callgrind: bool,
@@ -217,9 +231,7 @@ def _copy_mode(bins: dict[str, Path], rounds: int, seconds: float, scale: float,
     say(f"{'workload':<10}{'N':>9}{'heap':>14}{'copy':>14}{'copy/heap':>14}")
     for wl, n in CALLGRIND_N.items():
         n = max(10, int(n * scale))
-        per = {name: (_callgrind_instructions(bins[name], wl, 2 * n)
-                      - _callgrind_instructions(bins[name], wl, n)) / n
-               for name in ("walkit", "copy")}
+        per = {name: _per_op(bins[name], wl, n) for name in ("walkit", "copy")}
         say(f"{wl:<10}{n:>9}{per['walkit']:>14.0f}{per['copy']:>14.0f}"
             f"{per['copy'] / per['walkit']:>14.2f}")
 

@@ -18,6 +18,9 @@
  * monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ERRORCHECK */
+#if defined(__linux__)
+#define _DEFAULT_SOURCE /* syscall(), for the futex semaphore */
+#endif
 #include "os/os.h"
 
 #include <errno.h>
@@ -30,12 +33,25 @@ struct walkit_os_mutex {
     pthread_mutex_t m;
 };
 
+#if defined(__linux__) && !defined(WALKIT_OS_SEM_CONDVAR)
+#define WALKIT_OS_SEM_FUTEX 1
+#include <linux/futex.h>
+#include <sys/syscall.h>
+/* v: 0 empty, 1 full, 2 empty and a taker may be asleep on it (so a give must wake one).
+ * Changed only by atomic exchanges and compare-exchanges; a take that finds it full after
+ * announcing itself leaves 2 behind (other takers may still sleep), which costs the next give
+ * at most one needless wake. */
+struct walkit_os_sem {
+    int v;
+};
+#else
 /* full is 1 after a give and 0 after a take; all three fields are used under lock. */
 struct walkit_os_sem {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int full;
 };
+#endif
 
 int walkit_os_init(void) { return WALKIT_OS_OK; }
 void walkit_os_end(void) { }
@@ -91,6 +107,53 @@ int walkit_os_mutex_lock(walkit_os_mutex *m) { return map_errno(pthread_mutex_lo
 int walkit_os_mutex_trylock(walkit_os_mutex *m) { return map_errno(pthread_mutex_trylock(&m->m)); }
 int walkit_os_mutex_unlock(walkit_os_mutex *m) { return map_errno(pthread_mutex_unlock(&m->m)); }
 
+#if WALKIT_OS_SEM_FUTEX
+/* A binary semaphore on one futex word: a give or take that finds no other task involved is
+ * one atomic instruction, a wake-up one FUTEX_WAKE, and a sleeper's wake needs no second lock
+ * (a mutex and condition variable cost the giver a lock, the signal and an unlock, and the
+ * woken taker a relock that may block on the giver). */
+walkit_os_sem *walkit_os_sem_create(void)
+{
+    walkit_os_sem *s = malloc(sizeof *s);
+    if (s) s->v = 0;
+    return s;
+}
+
+void walkit_os_sem_destroy(walkit_os_sem *s) { free(s); }
+
+int walkit_os_sem_give(walkit_os_sem *s)
+{
+    if (__atomic_exchange_n(&s->v, 1, __ATOMIC_SEQ_CST) == 2 &&
+        syscall(SYS_futex, &s->v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
+        return WALKIT_OS_ERROR;
+    return WALKIT_OS_OK;
+}
+
+int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
+{
+    int full = 1;
+    if (__atomic_compare_exchange_n(&s->v, &full, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return WALKIT_OS_OK;
+    if (timeout_ms == WALKIT_OS_NO_WAIT) return WALKIT_OS_TIMEOUT;
+    uint64_t deadline = timeout_ms > 0 ? walkit_os_monotonic_us() + (uint64_t)timeout_ms * 1000u : 0;
+    while (__atomic_exchange_n(&s->v, 2, __ATOMIC_SEQ_CST) != 1) {
+        struct timespec rel, *prel = NULL;
+        if (timeout_ms > 0) {
+            uint64_t now = walkit_os_monotonic_us();
+            if (now >= deadline) return WALKIT_OS_TIMEOUT;
+            rel.tv_sec = (time_t)((deadline - now) / 1000000u);
+            rel.tv_nsec = (long)((deadline - now) % 1000000u) * 1000L;
+            prel = &rel;
+        }
+        /* sleeps only while v is still 2: a give in between makes it return at once; a
+         * relative FUTEX_WAIT timeout runs on the monotonic clock */
+        if (syscall(SYS_futex, &s->v, FUTEX_WAIT_PRIVATE, 2, prel, NULL, 0) < 0 &&
+            errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+            return WALKIT_OS_ERROR;
+    }
+    return WALKIT_OS_OK;
+}
+#else
 walkit_os_sem *walkit_os_sem_create(void)
 {
     walkit_os_sem *s = malloc(sizeof *s);
@@ -147,6 +210,7 @@ int walkit_os_sem_take(walkit_os_sem *s, int32_t timeout_ms)
     pthread_mutex_unlock(&s->lock);
     return map_errno(rc);
 }
+#endif
 
 void *walkit_os_malloc(size_t n) { return malloc(n ? n : 1); }
 void walkit_os_free(void *p) { free(p); }

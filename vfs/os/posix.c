@@ -14,8 +14,9 @@
  * has to sleep.  Build with -DWALKIT_OS_PRIO_INHERIT=1 on a PREEMPT_RT system that runs
  * SQLite from SCHED_FIFO threads of different priorities.  If the kernel refuses a PI mutex
  * (glibc checks for PI futexes), a plain one is made instead.
- * The semaphore is a flag guarded by its own mutex with a condition variable on the
- * monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
+ * The semaphore is one futex word on Linux (below); elsewhere, or with
+ * -DWALKIT_OS_SEM_CONDVAR, a flag guarded by its own mutex with a condition variable.  Both
+ * time out on the monotonic clock, so a wall-clock step cannot stretch or cut a timeout. */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ERRORCHECK */
 #if defined(__linux__)

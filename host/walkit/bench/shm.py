@@ -50,15 +50,16 @@ STRESS_READERS, STRESS_CKPT_MS = 2, 5
 CALLGRIND_N = {"write": 200, "read": 2000, "bulk": 5000}  # at --scale 1
 
 # Release builds on both sides: NDEBUG as SQLite itself sets it inside the amalgamation when
-# SQLITE_DEBUG is off, so vfs/ is measured without its asserts (and with WALKIT_MUTEX_CHECK 0,
-# vfs/mutex.c), as it ships.
+# SQLITE_DEBUG is off, so vfs/ is measured as a release build compiles it (WALKIT_MUTEX_CHECK 0
+# in vfs/mutex.c).
 BENCH_FLAGS = ("-O2", "-g", "-fPIC", "-pthread", "-flto", "-DNDEBUG")
 
 
 def _binaries() -> dict[str, Path]:
-    """shm_bench twice, through the host-native build (cached by the hash of every input):
+    """shm_bench four times, through the host-native build (cached by the hash of every input):
     stock = the amalgamation with SQLITE_OS_OTHER=0 (its unix VFS), walkit = the same
-    amalgamation and options with vfs/ (posix OS port, hostfile backend)."""
+    amalgamation and options with vfs/ (posix OS port, hostfile backend), copy = walkit in
+    copy mode, checked = walkit with WALKIT_MUTEX_CHECK=1."""
     from ..native.build import CC, _run as run_cc, common_flags, build_program, sqlite_object
 
     walkit = build_program("shm_bench_walkit", [HERE / "shm_bench.c"],

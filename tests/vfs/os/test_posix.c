@@ -27,19 +27,25 @@ static void *give_after_delay(void *arg)
     return NULL;
 }
 
-/* A take that never returns would hang the program: after 10 s the watchdog reports the check
- * that was waiting and ends the program (a FAIL line, not a timeout of the whole run). */
-static const char *volatile watched; /* the check now waiting, NULL when none */
+/* A take that never returns would hang the program: when the check being watched has made no
+ * progress for 10 s, the watchdog reports it and ends the program (a FAIL line, not a timeout
+ * of the whole run).  A slow machine only slows the progress down. */
+static const char *watched; /* the check now waiting, NULL when none (atomic) */
+static long progress;       /* bumped by the watched check as it goes (atomic) */
+
+static void watch(const char *name) { __atomic_store_n(&watched, name, __ATOMIC_SEQ_CST); }
 
 static void *watchdog(void *arg)
 {
     (void)arg;
     for (;;) {
-        const char *name = watched;
+        const char *name = __atomic_load_n(&watched, __ATOMIC_SEQ_CST);
+        long seen = __atomic_load_n(&progress, __ATOMIC_SEQ_CST);
         int stuck = name != NULL;
         for (int i = 0; stuck && i < 1000; i++) {
             walkit_os_sleep_us(10000);
-            stuck = watched == name;
+            stuck = __atomic_load_n(&watched, __ATOMIC_SEQ_CST) == name &&
+                    __atomic_load_n(&progress, __ATOMIC_SEQ_CST) == seen;
         }
         if (stuck) {
             printf("FAIL %s: still waiting after 10 s (a lost wake-up)\n", name);
@@ -107,9 +113,9 @@ static void test_sem_two_tasks(void)
     pair p = { walkit_os_sem_create(), walkit_os_sem_create(), 0, 0, 20000 };
     pthread_t t;
     pthread_create(&t, NULL, give_after_delay, &p);
-    watched = "sem_forever_woken_by_other_task";
+    watch("sem_forever_woken_by_other_task");
     int rc = walkit_os_sem_take(p.a, WALKIT_OS_FOREVER);
-    watched = NULL;
+    watch(NULL);
     pthread_join(t, NULL);
     CHECK("sem_forever_woken_by_other_task", rc == WALKIT_OS_OK && p.failures == 0, "rc %d", rc);
 
@@ -133,13 +139,13 @@ static void test_sem_two_tasks(void)
     p.failures = 0;
     long done = 0;
     pthread_create(&t, NULL, pong, &p);
-    watched = "sem_ping_pong_loses_no_wakeup";
-    for (; done < p.rounds; done++) {
+    watch("sem_ping_pong_loses_no_wakeup");
+    for (; done < p.rounds; done++, __atomic_fetch_add(&progress, 1, __ATOMIC_SEQ_CST)) {
         if (walkit_os_sem_give(p.a) != WALKIT_OS_OK) break;
         if (walkit_os_sem_take(p.b, 10000) != WALKIT_OS_OK) break;
     }
     pthread_join(t, NULL);
-    watched = NULL;
+    watch(NULL);
     CHECK("sem_ping_pong_loses_no_wakeup", done == p.rounds && p.failures == 0,
           "%ld of %ld round trips, %ld failures on the other side", done, p.rounds, p.failures);
     walkit_os_sem_destroy(p.a);

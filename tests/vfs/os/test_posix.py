@@ -3,7 +3,8 @@ and recursive mutexes, and the binary semaphore's contract (a give before the ta
 remembered, binary, timeouts, a give racing a timeout received exactly once, no lost wake-up
 in a ping-pong between two threads).  Built twice: with the Linux futex semaphore and with the
 mutex + condition variable one that other POSIX systems get (``-DWALKIT_OS_SEM_CONDVAR``).  One
-pytest item per check of the C program (its ``--list``) and build."""
+pytest item per check of the C program (its ``--list``) and build; and once with a planted lost
+wake-up (a give that never wakes the sleeper), which its checks must report by name."""
 
 from __future__ import annotations
 
@@ -33,3 +34,12 @@ def test_check(build: tuple[str, CheckRun], check: str) -> None:
 
 def test_run_is_clean(build: tuple[str, CheckRun]) -> None:
     build[1].assert_clean()
+
+
+def test_planted_lost_wakeup_is_reported_by_name() -> None:
+    planted = CheckProgram.build("test_posix_planted", [HERE / "test_posix.c"], port=None,
+                                 vfs_defines=("-DWALKIT_PLANT_SEM_NO_WAKE=1",))
+    run = planted.run(timeout=120)
+    assert "sem_forever_woken_by_other_task" in run.failed, run.stdout[-2000:]
+    assert "lost wake-up" in run.failed["sem_forever_woken_by_other_task"]
+    assert run.returncode != 0

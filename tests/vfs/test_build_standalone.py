@@ -1,7 +1,7 @@
 """vfs/ on its own: the VFS lifted out of this project builds into a static library with the
-host's C compiler against only the pinned SQLite amalgamation and one OS port (posix, bare), and a
-program that sees only the public walkit.h runs WAL in NORMAL locking mode with two connections
-on it.  No firmware, no board, no link group: the library is linked whole (--whole-archive), so
+host's C compiler against only the pinned SQLite amalgamation and one OS port (posix, bare, and
+posix as a release build with NDEBUG), and a program that sees only the public walkit.h runs
+WAL in NORMAL locking mode with two connections on it.  No firmware, no board, no link group: the library is linked whole (--whole-archive), so
 every reference of every vfs/ object must resolve to SQLite, the port or the C library.  The
 planted case shows that is a real check: one vfs/ file that also calls the firmware's fw_log
 makes the same link fail, naming the symbol.
@@ -64,20 +64,22 @@ def sqlite_obj(tmp_path_factory) -> Path:
 
 
 # posix: a hosted RTOS-like port; bare: the bare-metal port, given its clock through
-# walkit_os_bare_init() (walkit_os_bare.h) by the program, as an image's start-up does.
-@pytest.fixture(scope="module", params=["posix", "bare"])
+# walkit_os_bare_init() (walkit_os_bare.h) by the program, as an image's start-up does;
+# posix-release: vfs/ as a release build compiles it (NDEBUG: vfs/mutex.c's enter and leave
+# without their checks, WALKIT_MUTEX_CHECK 0).
+@pytest.fixture(scope="module", params=["posix", "bare", "posix-release"])
 def build(request, tmp_path_factory, sqlite_obj):
     """Objects of vfs/ (one OS port) and SQLite, and a function that archives a set of them and
     links the program against the archive: returns (returncode, stderr, program)."""
-    port = request.param
-    out = tmp_path_factory.mktemp(f"standalone-{port}")
+    port, _, variant = request.param.partition("-")
+    out = tmp_path_factory.mktemp(f"standalone-{request.param}")
     sqlite_dir = _sqlite_dir()
-    flags = _flags(sqlite_dir)
+    flags = _flags(sqlite_dir) + (["-DNDEBUG", "-O2"] if variant == "release" else ["-O1"])
     shutil.copy(sqlite_obj, out / "sqlite3.o")
     objs = {}
     for src in _vfs_sources(port):
         obj = out / f"{src.parent.name}-{src.stem}.o"
-        subprocess.run([CC, *flags, "-O1", "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o",
+        subprocess.run([CC, *flags, "-Wall", "-Wextra", "-Werror", "-c", str(src), "-o",
                         str(obj)], check=True)
         objs[src.relative_to(VFS)] = obj
     # The program: only walkit.h and sqlite3.h on its include path.
@@ -101,7 +103,7 @@ def build(request, tmp_path_factory, sqlite_obj):
         src = out / "walkit.c"
         src.write_text((VFS / "walkit.c").read_text() + PLANTED)
         obj = out / "planted-walkit.o"
-        subprocess.run([CC, *flags, "-O1", "-c", str(src), "-o", str(obj)], check=True)
+        subprocess.run([CC, *flags, "-c", str(src), "-o", str(obj)], check=True)
         return obj
 
     return objs, link, planted
